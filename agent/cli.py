@@ -1,0 +1,121 @@
+"""The ``facilitywatch`` command: thin wrappers that parse arguments and call the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from agent.config import ConfigError, load_site
+
+DEFAULT_HUB_DB = "sqlite:///./hub-data/hub.db"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="facilitywatch")
+def main() -> None:
+    """facilitywatch: offline-first monitoring for facilities departments."""
+
+
+@main.command("check-config")
+@click.argument("config", type=click.Path(path_type=Path))
+def check_config(config: Path) -> None:
+    """Validate a site YAML file and print every error with its path."""
+    try:
+        site, warnings = load_site(config)
+    except ConfigError as error:
+        for line in error.errors:
+            click.echo(f"{config}: {line}", err=True)
+        sys.exit(1)
+    for warning in warnings:
+        click.echo(f"{config}: warning: {warning}", err=True)
+    click.echo(
+        f"{config}: ok — site {site.site.id}, {len(site.devices)} devices, "
+        f"{len(site.rules)} rules, {len(site.posts)} posts"
+    )
+
+
+@main.group()
+def agent() -> None:
+    """Run the edge agent of one site."""
+
+
+@agent.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+def agent_run(config: Path) -> None:
+    """Collect readings, evaluate rules, raise alarms and sync to the hub until stopped."""
+    from agent.runtime import run_from_config
+
+    sys.exit(run_from_config(config))
+
+
+@main.group()
+def hub() -> None:
+    """Serve and administer the hub that every site's agent syncs to."""
+
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    default=DEFAULT_HUB_DB,
+    show_default=True,
+    envvar="FW_HUB_DB",
+    help="Hub database URL: sqlite:///path/hub.db or postgresql://user@host/db.",
+)
+
+
+@hub.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def hub_serve(db_url: str, host: str, port: int) -> None:
+    """Serve the hub's web pages, read API and sync endpoint."""
+    from sync.hub.serve import serve
+
+    serve(db_url, host, port)
+
+
+@hub.command("create-agent")
+@db_option
+@click.argument("site")
+def hub_create_agent(db_url: str, site: str) -> None:
+    """Register SITE and print a new agent token (the last line)."""
+    from sync.hub import auth, db
+
+    hubdb = db.open_hub(db_url)
+    token = auth.create_agent(hubdb, site)
+    click.echo(f"agent token for site {site} (shown once; put it in the site's hub.token):")
+    click.echo(token)
+
+
+@hub.command("create-user")
+@db_option
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "maintenance", "energy", "security"]),
+    required=True,
+)
+def hub_create_user(db_url: str, name: str, role: str) -> None:
+    """Create a user; print the password and, as the last line, an API token."""
+    from sync.hub import auth, db
+
+    hubdb = db.open_hub(db_url)
+    password, token = auth.create_user(hubdb, name, role)
+    click.echo(f"user {name} ({role}) password: {password}")
+    click.echo("API token (shown once):")
+    click.echo(token)
+
+
+@main.command()
+@click.option("--mqtt-url", default=None, help="Use this broker instead of the embedded one.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Hub port.")
+@click.option(
+    "--data-dir", default=Path("./demo-data"), show_default=True, type=click.Path(path_type=Path)
+)
+def demo(mqtt_url: str | None, port: int, data_dir: Path) -> None:
+    """Run a whole demo site: broker, hub, agent and simulated devices, until Ctrl-C."""
+    from agent.demo import run_demo
+
+    sys.exit(run_demo(mqtt_url=mqtt_url, port=port, data_dir=data_dir))

@@ -1,0 +1,202 @@
+"""The site configuration (YAML): parsing, ``${ENV}`` expansion and validation with paths.
+
+``load_site`` either returns a valid ``SiteConfig`` or raises ``ConfigError`` listing every problem
+as ``devices[2].kind: ...`` so a person can fix them all in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from collector.config import ID_PATTERN, DeviceConfig, Strict
+from collector.duration import Duration
+from rules.spec import Rule, ThresholdRule
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """A site configuration that cannot be used; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class Site(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class Mqtt(Strict):
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        if not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", value):
+            raise ValueError("write the broker as mqtt://host:port")
+        return value
+
+
+class Hub(Strict):
+    url: str
+    token: str = ""
+    sync_interval: Duration = timedelta(seconds=5)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    timeout: Duration = timedelta(seconds=30)
+
+
+class Storage(Strict):
+    path: Path = Path("./data/agent.db")
+    commit_interval: Duration = timedelta(milliseconds=50)
+
+
+class Member(Strict):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class Post(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str | None = None
+    members: list[Member] = []
+
+
+class SiteConfig(Strict):
+    site: Site
+    mqtt: Mqtt = Mqtt()
+    hub: Hub | None = None
+    storage: Storage = Storage()
+    devices: list[DeviceConfig] = []
+    posts: list[Post] = []
+    rules: list[Rule] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> SiteConfig:
+        problems: list[str] = []
+        devices = {d.id: d for d in self.devices}
+        problems += _duplicates("devices", [d.id for d in self.devices])
+        problems += _duplicates("posts", [p.id for p in self.posts])
+        problems += _duplicates("rules", [r.id for r in self.rules])
+        posts = {p.id for p in self.posts}
+        for i, rule in enumerate(self.rules):
+            device = devices.get(rule.device)
+            if device is None:
+                problems.append(f"rules[{i}].device: unknown device {rule.device!r}")
+            elif rule.metric is not None and not device.accepts(rule.metric):
+                problems.append(f"rules[{i}].metric: a {device.kind} has no {rule.metric!r}")
+            if rule.post is not None and rule.post not in posts:
+                problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def device_map(self) -> dict[str, DeviceConfig]:
+        return {d.id: d for d in self.devices}
+
+    def threshold_rules(self) -> list[ThresholdRule]:
+        return [r for r in self.rules if isinstance(r, ThresholdRule)]
+
+
+def _duplicates(section: str, ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(ids):
+        if item in seen:
+            out.append(f"{section}[{i}].id: duplicate id {item!r}")
+        seen.add(item)
+    return out
+
+
+def expand_env(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML document."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is None:
+                missing.append(name)
+                return ""
+            return default
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, list):
+        return [expand_env(v, env, missing) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v, env, missing) for k, v in value.items()}
+    return value
+
+
+def parse_site(text: str, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
+    """Validate a site YAML document; return it with warnings (unset environment variables)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError([f"YAML: {error}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError(["the file must be a YAML mapping with site:, devices:, rules: ..."])
+    missing: list[str] = []
+    expanded = expand_env(document, os.environ if env is None else env, missing)
+    try:
+        config = SiteConfig.model_validate(expanded)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
+    return config, warnings
+
+
+def load_site(path: Path, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: {error}"]) from None
+    return parse_site(text, env)
+
+
+def _describe(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        # Tagged unions put the tag in the path (rules.0.threshold.above); people wrote rules[0].above.
+        if len(loc) > 2 and loc[0] == "rules" and loc[2] in {"threshold", "stale"}:
+            del loc[2]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if message.count("; ") and not loc:
+            lines.extend(message.split("; "))
+            continue
+        lines.append(f"{_path(loc)}: {message}" if loc else message)
+    return lines
+
+
+def _path(loc: list[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

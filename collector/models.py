@@ -1,0 +1,67 @@
+"""What devices produce once parsed: readings, access events and rejections.
+
+Times are UTC unix seconds (float). ``ts`` is the device's own time when the payload carries one,
+else the time of receipt; ``received_at`` is always the agent's clock (see devices.md: few devices
+send a trustworthy timestamp, so both are kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Metric = Literal["energy", "power", "water", "temperature", "humidity", "contact", "battery"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    unit: str
+    low: float
+    high: float
+    cumulative: bool = False
+
+
+# Physically possible ranges: anything outside is a broken probe or a unit mix-up, not a reading.
+METRICS: dict[str, MetricSpec] = {
+    "energy": MetricSpec("kWh", 0.0, 1e12, cumulative=True),
+    "power": MetricSpec("W", -1e9, 1e9),
+    "water": MetricSpec("m³", 0.0, 1e12, cumulative=True),
+    "temperature": MetricSpec("°C", -100.0, 200.0),
+    "humidity": MetricSpec("%", 0.0, 100.0),
+    "contact": MetricSpec("", 0.0, 1.0),
+    "battery": MetricSpec("%", 0.0, 100.0),
+}
+
+AccessResult = Literal["granted", "denied"]
+Direction = Literal["in", "out"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    device: str
+    metric: str
+    ts: float
+    value: float
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    device: str
+    ts: float
+    card: str
+    result: AccessResult
+    direction: Direction | None
+    reason: str | None
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A payload that could not become a reading; kept in quarantine with its reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    received_at: float
+    device: str | None = None

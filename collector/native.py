@@ -1,0 +1,131 @@
+"""The native MQTT format (the contract of issue 2).
+
+Reading: ``fw/<site>/<device>/<metric>`` with ``{"ts": <unix s | ISO 8601>, "value": <number>}`` or
+a bare number. Access event: ``fw/<site>/<device>/access`` with card, result, direction, reason.
+Parsing never raises: anything that is not a valid reading comes back as a ``Rejection``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.config import DeviceConfig
+from collector.models import METRICS, AccessEvent, Reading, Rejection
+
+# Device clocks are often wrong, but not by decades; outside this window the time is garbage.
+EARLIEST_TS = 946684800.0  # 2000-01-01
+MAX_FUTURE_S = 86400.0
+MAX_PAYLOAD = 64 * 1024
+_RESULTS = frozenset({"granted", "denied"})
+_DIRECTIONS = frozenset({"in", "out"})
+
+
+class PayloadError(ValueError):
+    """Why a payload was rejected; the message is stored in quarantine."""
+
+
+def topic_filter(site: str) -> str:
+    return f"fw/{site}/+/+"
+
+
+def parse(
+    topic: str,
+    payload: bytes,
+    received_at: float,
+    devices: Mapping[str, DeviceConfig],
+) -> Reading | AccessEvent | Rejection:
+    parts = topic.split("/")
+    device_id = parts[2] if len(parts) == 4 else None
+    try:
+        if len(parts) != 4 or parts[0] != "fw":
+            raise PayloadError("topic is not fw/<site>/<device>/<metric>")
+        device = devices.get(parts[2])
+        if device is None:
+            raise PayloadError(f"unknown device {parts[2]!r}")
+        if len(payload) > MAX_PAYLOAD:
+            raise PayloadError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
+        if parts[3] == "access":
+            return _access(device, payload, received_at)
+        return _reading(device, parts[3], payload, received_at)
+    except PayloadError as error:
+        return Rejection(topic, payload, str(error), received_at, device_id)
+
+
+def _reading(device: DeviceConfig, metric: str, payload: bytes, received_at: float) -> Reading:
+    spec = METRICS.get(metric)
+    if spec is None or not device.accepts(metric):
+        raise PayloadError(f"unknown metric {metric!r} for a {device.kind} device")
+    body = _decode(payload)
+    if isinstance(body, dict):
+        if "value" not in body:
+            raise PayloadError("object payload has no 'value'")
+        value = _number(body["value"], "value")
+        ts = _timestamp(body.get("ts"), received_at)
+    else:
+        value = _number(body, "value")
+        ts = received_at
+    if not spec.low <= value <= spec.high:
+        raise PayloadError(f"{metric} {value:g} {spec.unit} is outside {spec.low:g}..{spec.high:g}")
+    return Reading(device.id, metric, ts, value, received_at)
+
+
+def _access(device: DeviceConfig, payload: bytes, received_at: float) -> AccessEvent:
+    if device.kind != "access_reader":
+        raise PayloadError(f"access event from a {device.kind} device")
+    body = _decode(payload)
+    if not isinstance(body, dict):
+        raise PayloadError("access event must be a JSON object")
+    card = body.get("card")
+    if not isinstance(card, str | int) or isinstance(card, bool) or not str(card).strip():
+        raise PayloadError("access event needs a 'card'")
+    result = body.get("result")
+    if result not in _RESULTS:
+        raise PayloadError(f"access result must be granted or denied, not {result!r}")
+    direction = body.get("direction")
+    if direction is not None and direction not in _DIRECTIONS:
+        raise PayloadError(f"access direction must be in or out, not {direction!r}")
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise PayloadError("access reason must be a string")
+    ts = _timestamp(body.get("ts"), received_at)
+    return AccessEvent(device.id, ts, str(card)[:64], result, direction, reason, received_at)
+
+
+def _decode(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PayloadError(f"not JSON or a number: {error}") from None
+
+
+def _number(raw: Any, name: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise PayloadError(f"{name} must be a number, not {type(raw).__name__}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise PayloadError(f"{name} is not finite")
+    return value
+
+
+def _timestamp(raw: Any, received_at: float) -> float:
+    if raw is None:
+        return received_at
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise PayloadError(f"ts {raw[:40]!r} is not ISO 8601") from None
+        if parsed.tzinfo is None:
+            raise PayloadError("ts in ISO 8601 needs a UTC offset")
+        ts = parsed.astimezone(UTC).timestamp()
+    else:
+        ts = _number(raw, "ts")
+        if ts > 1e11:
+            raise PayloadError(f"ts {ts:.0f} looks like milliseconds; send unix seconds")
+    if ts < EARLIEST_TS or ts > received_at + MAX_FUTURE_S:
+        raise PayloadError(f"ts {ts:.0f} is not a plausible time")
+    return ts

@@ -1,0 +1,169 @@
+"""Evaluates a site's rules against readings and the passing of time, and keeps its alarms.
+
+The engine is single-threaded and deterministic: time comes in with every call, alarm ids from an
+injected factory. The agent owns one engine in its writer thread and persists what it returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from collector.models import Reading
+from rules import stale, threshold
+from rules.alarm import Alarm, AlarmChange, acknowledge, clear, reraise
+from rules.spec import Rule, StaleRule, ThresholdRule
+
+RuleState = threshold.ThresholdState | stale.StaleState
+
+
+class UnknownAlarm(LookupError):
+    """An action names an alarm this engine does not hold open."""
+
+
+@dataclass
+class Engine:
+    rules: list[Rule]
+    started_at: float
+    states: dict[str, RuleState] = field(default_factory=dict)
+    alarms: dict[str, Alarm] = field(default_factory=dict)
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex
+    _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            self._by_device[rule.device].append(rule)
+            self.states.setdefault(rule.id, _initial(rule, self.started_at))
+        for alarm in self.alarms.values():
+            # A condition that was active before a restart stays active: no second alarm.
+            state = self.states[alarm.rule]
+            if alarm.active and not state.active:
+                self.states[alarm.rule] = _mark_active(state)
+
+    @classmethod
+    def restore(
+        cls,
+        rules: list[Rule],
+        started_at: float,
+        states: Mapping[str, RuleState],
+        open_alarms: Iterable[Alarm],
+    ) -> Engine:
+        known = {rule.id for rule in rules}
+        return cls(
+            rules=rules,
+            started_at=started_at,
+            states={k: v for k, v in states.items() if k in known},
+            alarms={a.rule: a for a in open_alarms if a.rule in known},
+        )
+
+    def on_reading(self, reading: Reading) -> list[AlarmChange]:
+        changes: list[AlarmChange] = []
+        for rule in self._by_device.get(reading.device, ()):
+            if isinstance(rule, ThresholdRule):
+                if rule.metric != reading.metric:
+                    continue
+                state: RuleState = threshold.evaluate(
+                    rule, _threshold(self.states[rule.id]), reading.value, reading.ts
+                )
+            elif rule.metric is None or rule.metric == reading.metric:
+                state = stale.seen(_stale(self.states[rule.id]), reading.received_at)
+            else:
+                continue
+            changes.extend(self._apply(rule, state, reading.ts, reading.value))
+        return changes
+
+    def on_tick(self, now: float) -> list[AlarmChange]:
+        changes: list[AlarmChange] = []
+        for rule in self.rules:
+            current = self.states[rule.id]
+            if isinstance(rule, ThresholdRule):
+                state: RuleState = threshold.tick(rule, _threshold(current), now)
+                value = _threshold(current).last_value
+            else:
+                state, value = stale.tick(rule, _stale(current), now), None
+            changes.extend(self._apply(rule, state, now, value))
+        return changes
+
+    def acknowledge(self, alarm_id: str, by: str, at: float) -> AlarmChange:
+        for rule_id, alarm in self.alarms.items():
+            if alarm.id == alarm_id:
+                acked = acknowledge(alarm, by, at)
+                self._keep(rule_id, acked)
+                return AlarmChange(acked, "acked", at, by)
+        raise UnknownAlarm(alarm_id)
+
+    def _apply(
+        self, rule: Rule, state: RuleState, at: float, value: float | None
+    ) -> list[AlarmChange]:
+        was = self.states[rule.id].active
+        self.states[rule.id] = state
+        if state.active == was:
+            return []
+        alarm = self.alarms.get(rule.id)
+        if state.active:
+            if alarm is not None:
+                changed = reraise(alarm, at, value)
+                self._keep(rule.id, changed)
+                return [AlarmChange(changed, "reraised", at)]
+            raised = _raise(rule, self.new_id(), at, value)
+            self.alarms[rule.id] = raised
+            return [AlarmChange(raised, "raised", at)]
+        if alarm is None:
+            return []
+        cleared = clear(alarm, at, value)
+        self._keep(rule.id, cleared)
+        return [AlarmChange(cleared, "cleared", at)]
+
+    def _keep(self, rule_id: str, alarm: Alarm) -> None:
+        if alarm.is_open:
+            self.alarms[rule_id] = alarm
+        else:
+            self.alarms.pop(rule_id, None)
+
+
+def _initial(rule: Rule, started_at: float) -> RuleState:
+    if isinstance(rule, StaleRule):
+        return stale.StaleState(last_seen=started_at)
+    return threshold.ThresholdState()
+
+
+def _mark_active(state: RuleState) -> RuleState:
+    if isinstance(state, stale.StaleState):
+        return stale.StaleState(state.last_seen, active=True)
+    return threshold.ThresholdState(active=True, last_value=state.last_value)
+
+
+def _threshold(state: RuleState) -> threshold.ThresholdState:
+    assert isinstance(state, threshold.ThresholdState)
+    return state
+
+
+def _stale(state: RuleState) -> stale.StaleState:
+    assert isinstance(state, stale.StaleState)
+    return state
+
+
+def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:
+    metric = rule.metric
+    return Alarm(
+        id=alarm_id,
+        rule=rule.id,
+        device=rule.device,
+        metric=metric,
+        severity=rule.severity,
+        post=rule.post,
+        message=rule.message or _describe(rule),
+        raised_at=at,
+        changed_at=at,
+        value=value,
+    )
+
+
+def _describe(rule: Rule) -> str:
+    if isinstance(rule, StaleRule):
+        return f"no data from {rule.device} for {rule.after}"
+    limits = [f"above {rule.above:g}" if rule.above is not None else "",
+              f"below {rule.below:g}" if rule.below is not None else ""]
+    return f"{rule.device} {rule.metric} {' or '.join(x for x in limits if x)}"

@@ -1,0 +1,57 @@
+"""Rules as declared in the site YAML (the ``rules:`` list), validated by pydantic.
+
+Defaults come from ``shared/reference/alarms.md``: a deadband of about 2% of the limit when none is
+given, so a value hovering at the limit does not chatter.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from collector.config import ID_PATTERN, Strict
+from collector.duration import Duration
+
+Severity = Literal["low", "medium", "high", "critical"]
+DEFAULT_DEADBAND_SHARE = 0.02
+
+
+class RuleBase(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    device: str
+    severity: Severity = "medium"
+    post: str | None = None
+    message: str | None = None
+
+
+class ThresholdRule(RuleBase):
+    type: Literal["threshold"]
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    on_delay: Duration = Field(default=timedelta(0), alias="for")
+    deadband: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _needs_a_limit(self) -> ThresholdRule:
+        if self.above is None and self.below is None:
+            raise ValueError("a threshold rule needs 'above' or 'below'")
+        if self.above is not None and self.below is not None and self.below >= self.above:
+            raise ValueError("'below' must be lower than 'above'")
+        return self
+
+    def band(self, limit: float) -> float:
+        if self.deadband is not None:
+            return self.deadband
+        return abs(limit) * DEFAULT_DEADBAND_SHARE
+
+
+class StaleRule(RuleBase):
+    type: Literal["stale"]
+    metric: str | None = None
+    after: Duration
+
+
+Rule = Annotated[ThresholdRule | StaleRule, Field(discriminator="type")]

@@ -1,0 +1,116 @@
+"""The wire protocol between an agent and the hub: ``POST /api/v1/sync``.
+
+Each stream (readings, access events, alarm changes) is numbered by the agent's own row ids. A chunk
+claims to carry *every* record of its stream with ``after < seq <= through``; the hub stores records
+idempotently (keyed by site and seq) and acknowledges, per stream, the highest sequence up to which
+it holds everything. The agent resumes from those acknowledgements, so a resent batch is harmless
+and a lost response costs only a resend.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+STREAMS = ("readings", "access_events", "alarm_events")
+Stream = Literal["readings", "access_events", "alarm_events"]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class DeviceInfo(Wire):
+    id: str
+    name: str | None = None
+    kind: str
+    building: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    department: str | None = None
+
+
+class ReadingRecord(Wire):
+    seq: int
+    device: str
+    metric: str
+    ts: float
+    value: float
+    received_at: float
+
+
+class AccessRecord(Wire):
+    seq: int
+    device: str
+    ts: float
+    card: str
+    result: Literal["granted", "denied"]
+    direction: Literal["in", "out"] | None = None
+    reason: str | None = None
+    received_at: float
+
+
+class AlarmRecord(Wire):
+    id: str
+    rule: str
+    device: str
+    metric: str | None = None
+    severity: str
+    post: str | None = None
+    message: str
+    raised_at: float
+    changed_at: float
+    active: bool
+    value: float | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
+    cleared_at: float | None = None
+
+
+class AlarmEventRecord(Wire):
+    seq: int
+    kind: Literal["raised", "acked", "cleared", "reraised"]
+    at: float
+    by: str | None = None
+    alarm: AlarmRecord
+
+
+T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord)
+
+
+class Chunk(Wire, Generic[T]):
+    after: int = Field(ge=0)
+    through: int = Field(ge=0)
+    items: list[T] = []
+
+
+class SyncBatch(Wire):
+    protocol: int = PROTOCOL_VERSION
+    site: str
+    agent_version: str = ""
+    sent_at: float
+    devices: list[DeviceInfo] | None = None
+    readings: Chunk[ReadingRecord] | None = None
+    access_events: Chunk[AccessRecord] | None = None
+    alarm_events: Chunk[AlarmEventRecord] | None = None
+    applied_actions: list[int] = []
+    quarantined: int = 0
+
+
+class ActionRecord(Wire):
+    """An operator's action taken at the hub, on its way down to the agent."""
+
+    id: int
+    alarm_id: str
+    action: Literal["ack"]
+    by: str
+    at: float
+    note: str | None = None
+
+
+class SyncAck(Wire):
+    acked: dict[str, int]
+    actions: list[ActionRecord] = []
+    server_time: float
