@@ -184,7 +184,8 @@ def _describe(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
         loc = list(item["loc"])
-        # Tagged unions put the tag in the path (rules.0.threshold.above); people wrote rules[0].above.
+        # Tagged unions put the tag in the path (rules.0.threshold.above); people wrote
+        # rules[0].above.
         if len(loc) > 2 and loc[0] == "rules" and loc[2] in {"threshold", "stale"}:
             del loc[2]
         message = str(item["msg"]).removeprefix("Value error, ")

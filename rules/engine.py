@@ -86,10 +86,13 @@ class Engine:
             changes.extend(self._apply(rule, state, now, value))
         return changes
 
-    def acknowledge(self, alarm_id: str, by: str, at: float) -> AlarmChange:
+    def acknowledge(self, alarm_id: str, by: str, at: float) -> AlarmChange | None:
+        """Acknowledge an open alarm; None when it already was."""
         for rule_id, alarm in self.alarms.items():
             if alarm.id == alarm_id:
                 acked = acknowledge(alarm, by, at)
+                if acked is alarm:
+                    return None
                 self._keep(rule_id, acked)
                 return AlarmChange(acked, "acked", at, by)
         raise UnknownAlarm(alarm_id)
@@ -164,6 +167,8 @@ def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:
 def _describe(rule: Rule) -> str:
     if isinstance(rule, StaleRule):
         return f"no data from {rule.device} for {rule.after}"
-    limits = [f"above {rule.above:g}" if rule.above is not None else "",
-              f"below {rule.below:g}" if rule.below is not None else ""]
+    limits = [
+        f"above {rule.above:g}" if rule.above is not None else "",
+        f"below {rule.below:g}" if rule.below is not None else "",
+    ]
     return f"{rule.device} {rule.metric} {' or '.join(x for x in limits if x)}"

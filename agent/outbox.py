@@ -1,0 +1,131 @@
+"""What the agent owes the hub: batches read from the store, from the hub's last acknowledgement on.
+
+Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
+the things people act on arrive before the bulk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from agent import store
+from collector.config import DeviceConfig
+from sync.protocol import (
+    STREAMS,
+    AccessRecord,
+    AlarmEventRecord,
+    AlarmRecord,
+    Chunk,
+    DeviceInfo,
+    ReadingRecord,
+    SyncBatch,
+)
+
+TABLES = {"readings": "readings", "access_events": "access_events", "alarm_events": "alarm_events"}
+
+
+def build_batch(
+    conn: sqlite3.Connection,
+    site: str,
+    *,
+    limit: int,
+    now: float,
+    devices: list[DeviceConfig] | None = None,
+    agent_version: str = "",
+) -> SyncBatch:
+    cursors = store.cursors(conn)
+    alarm_events = _alarm_events(conn, cursors.get("alarm_events", 0), limit)
+    access = _access(conn, cursors.get("access_events", 0), limit)
+    readings = _readings(conn, cursors.get("readings", 0), limit)
+    reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
+    quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    return SyncBatch(
+        site=site,
+        agent_version=agent_version,
+        sent_at=now,
+        devices=[device_info(d) for d in devices] if devices is not None else None,
+        readings=readings,
+        access_events=access,
+        alarm_events=alarm_events,
+        applied_actions=reported,
+        quarantined=quarantined,
+    )
+
+
+def full(batch: SyncBatch, limit: int) -> bool:
+    """True when a stream hit the limit, so more is waiting."""
+    chunks = (batch.readings, batch.access_events, batch.alarm_events)
+    return any(c is not None and len(c.items) >= limit for c in chunks)
+
+
+def pending(conn: sqlite3.Connection) -> dict[str, int]:
+    cursors = store.cursors(conn)
+    return {
+        stream: conn.execute(
+            f"SELECT COUNT(*) FROM {TABLES[stream]} WHERE id > ?", (cursors.get(stream, 0),)
+        ).fetchone()[0]
+        for stream in STREAMS
+    }
+
+
+def device_info(device: DeviceConfig) -> DeviceInfo:
+    loc = device.location
+    return DeviceInfo(
+        id=device.id,
+        name=device.name,
+        kind=device.kind,
+        building=loc.building,
+        floor=loc.floor,
+        room=loc.room,
+        department=loc.department,
+    )
+
+
+def _readings(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[ReadingRecord]:
+    rows = conn.execute(
+        "SELECT id, device, metric, ts, value, received_at FROM readings"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    items = [
+        ReadingRecord(seq=r[0], device=r[1], metric=r[2], ts=r[3], value=r[4], received_at=r[5])
+        for r in rows
+    ]
+    return Chunk[ReadingRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _access(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[AccessRecord]:
+    rows = conn.execute(
+        "SELECT id, device, ts, card, result, direction, reason, received_at FROM access_events"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    items = [
+        AccessRecord(
+            seq=r[0],
+            device=r[1],
+            ts=r[2],
+            card=r[3],
+            result=r[4],
+            direction=r[5],
+            reason=r[6],
+            received_at=r[7],
+        )
+        for r in rows
+    ]
+    return Chunk[AccessRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _alarm_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[AlarmEventRecord]:
+    rows = conn.execute(
+        "SELECT id, kind, at, by, snapshot FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    items = [
+        AlarmEventRecord(
+            seq=r[0], kind=r[1], at=r[2], by=r[3], alarm=AlarmRecord(**json.loads(r[4]))
+        )
+        for r in rows
+    ]
+    return Chunk[AlarmEventRecord](after=after, through=rows[-1][0] if rows else after, items=items)

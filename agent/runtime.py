@@ -1,0 +1,151 @@
+"""The agent process: wires the subscriber, the writer (store + rules), the scheduler and sync."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import schedule
+
+from agent import store
+from agent.config import ConfigError, SiteConfig, load_site
+from agent.mqtt import Subscriber
+from agent.syncer import Syncer
+from agent.writer import Tick, Writer
+from rules.engine import Engine
+from sync.client import SyncClient
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 1
+
+
+def agent_version() -> str:
+    try:
+        return version("facilitywatch")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class Agent:
+    def __init__(self, config: SiteConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.conn = store.open_store(config.storage.path, config.site.id)
+        self.engine = Engine.restore(
+            list(config.rules),
+            clock(),
+            store.rule_states(self.conn),
+            store.open_alarms(self.conn),
+        )
+        self.writer = Writer(
+            self.conn,
+            self.engine,
+            commit_interval=config.storage.commit_interval.total_seconds(),
+        )
+        self.subscriber = Subscriber(
+            config.mqtt.url,
+            config.site.id,
+            config.device_map(),
+            self.writer.submit,
+            client_id=config.mqtt.client_id,
+            username=config.mqtt.username,
+            password=config.mqtt.password,
+            keepalive=config.mqtt.keepalive,
+            clock=clock,
+        )
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(TICK_SECONDS).seconds.do(lambda: self.writer.submit(Tick(clock())))
+        self.syncer = self._syncer()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _syncer(self) -> Syncer | None:
+        hub = self.config.hub
+        if hub is None or not hub.token:
+            log.warning("no hub token configured: monitoring locally, nothing is synced")
+            return None
+        http = httpx.Client(base_url=hub.url, timeout=hub.timeout.total_seconds())
+        return Syncer(
+            store.connect(self.config.storage.path, readonly=True),
+            SyncClient(http, hub.token),
+            self.writer,
+            site=self.config.site.id,
+            devices=list(self.config.devices),
+            interval=hub.sync_interval.total_seconds(),
+            batch_size=hub.batch_size,
+            agent_version=agent_version(),
+            clock=self.clock,
+        )
+
+    def start(self) -> None:
+        self.writer.start()
+        self.subscriber.start()
+        if self.syncer is not None:
+            self.syncer.start()
+        thread = threading.Thread(target=self._run_scheduler, name="fw-scheduler", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        log.info(
+            "agent for site %s: %d devices, %d rules, store %s",
+            self.config.site.id,
+            len(self.config.devices),
+            len(self.config.rules),
+            self.config.storage.path,
+        )
+
+    def _run_scheduler(self) -> None:
+        while not self._stop.wait(0.2):
+            self.scheduler.run_pending()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.subscriber.stop()
+        if self.syncer is not None:
+            self.syncer.stop()
+        for thread in self._threads:
+            thread.join(5)
+        self.writer.stop()
+        self.conn.close()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+
+def run_from_config(path: Path) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config, warnings = load_site(path)
+    except ConfigError as error:
+        for line in error.errors:
+            log.error("%s: %s", path, line)
+        return 2
+    for warning in warnings:
+        log.warning("%s: %s", path, warning)
+    try:
+        agent = Agent(config)
+    except store.StoreError as error:
+        log.error("%s", error)
+        return 2
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        agent.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    agent.start()
+    agent.wait()
+    log.info("stopping")
+    agent.stop()
+    return 0

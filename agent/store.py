@@ -1,0 +1,169 @@
+"""The agent's SQLite database: schema migrations, connections and the queries the agent reads.
+
+Only the writer thread writes (see ``agent.writer``); everything else opens its own read
+connection, which WAL keeps consistent while the writer commits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from rules import stale, threshold
+from rules.alarm import Alarm
+from rules.engine import RuleState
+
+migrations = sqlite_utils.Migrations("facilitywatch.agent")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    # AUTOINCREMENT: ids are the sync sequence numbers, so they must never be reused, even after
+    # old rows are thinned out.
+    db.execute(
+        """CREATE TABLE readings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, metric TEXT NOT NULL,
+            ts REAL NOT NULL, value REAL NOT NULL, received_at REAL NOT NULL)"""
+    )
+    db.execute("CREATE INDEX readings_device_metric_ts ON readings (device, metric, ts)")
+    db.execute(
+        """CREATE TABLE access_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, ts REAL NOT NULL,
+            card TEXT NOT NULL, result TEXT NOT NULL, direction TEXT, reason TEXT,
+            received_at REAL NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TABLE alarms (
+            id TEXT PRIMARY KEY, rule TEXT NOT NULL, device TEXT NOT NULL, metric TEXT,
+            severity TEXT NOT NULL, post TEXT, message TEXT NOT NULL, raised_at REAL NOT NULL,
+            changed_at REAL NOT NULL, active INTEGER NOT NULL, value REAL, acked_at REAL,
+            acked_by TEXT, cleared_at REAL, state TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX alarms_state ON alarms (state)")
+    db.execute(
+        """CREATE TABLE alarm_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, alarm_id TEXT NOT NULL, kind TEXT NOT NULL,
+            at REAL NOT NULL, by TEXT, snapshot TEXT NOT NULL)"""
+    )
+    db.execute("CREATE TABLE rule_states (rule TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute(
+        """CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, received_at REAL NOT NULL, topic TEXT NOT NULL,
+            payload BLOB NOT NULL, reason TEXT NOT NULL, device TEXT)"""
+    )
+    db.execute("CREATE TABLE sync_cursors (stream TEXT PRIMARY KEY, acked INTEGER NOT NULL)")
+    db.execute(
+        """CREATE TABLE hub_actions (
+            id INTEGER PRIMARY KEY, alarm_id TEXT NOT NULL, action TEXT NOT NULL,
+            applied_at REAL NOT NULL, reported INTEGER NOT NULL DEFAULT 0)"""
+    )
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (wrong site, unreadable file)."""
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before the broker is told the message is handled, so neither a
+    # killed process nor a power cut loses what was acknowledged. Batching keeps fsyncs few.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=1")
+    return conn
+
+
+def open_store(path: Path, site: str) -> sqlite3.Connection:
+    """Open (creating and migrating) the agent database for ``site``."""
+    conn = connect(path)
+    migrations.apply(sqlite_utils.Database(conn))
+    row = conn.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('site', ?)", (site,))
+    elif row[0] != site:
+        conn.close()
+        raise StoreError(f"{path} holds data of site {row[0]!r}, not {site!r}")
+    return conn
+
+
+def alarm_row(alarm: Alarm) -> dict[str, Any]:
+    row = asdict(alarm)
+    row["active"] = int(alarm.active)
+    row["state"] = alarm.state
+    return row
+
+
+def alarm_from_row(row: sqlite3.Row | dict[str, Any]) -> Alarm:
+    data = dict(row)
+    data.pop("state", None)
+    data["active"] = bool(data["active"])
+    return Alarm(**data)
+
+
+def open_alarms(conn: sqlite3.Connection) -> list[Alarm]:
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute("SELECT * FROM alarms WHERE state != 'normal'").fetchall()
+    finally:
+        conn.row_factory = None
+    return [alarm_from_row(r) for r in rows]
+
+
+def dump_state(state: RuleState) -> str:
+    kind = "stale" if isinstance(state, stale.StaleState) else "threshold"
+    return json.dumps({"kind": kind, **asdict(state)})
+
+
+def load_state(text: str) -> RuleState:
+    data = json.loads(text)
+    kind = data.pop("kind")
+    if kind == "stale":
+        return stale.StaleState(**data)
+    return threshold.ThresholdState(**data)
+
+
+def rule_states(conn: sqlite3.Connection) -> dict[str, RuleState]:
+    return {rule: load_state(text) for rule, text in conn.execute("SELECT * FROM rule_states")}
+
+
+def cursors(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT stream, acked FROM sync_cursors").fetchall())
+
+
+def dump_alarm(alarm: Alarm) -> str:
+    return json.dumps(asdict(alarm))
+
+
+SYNCED_TABLES = ("readings", "access_events", "alarm_events")
+
+
+def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:
+    """Record the hub's acknowledgement; renumber this store's rows if the hub is ahead of it.
+
+    The hub can only be ahead when this database is newer than the hub's records of the site (a
+    replaced disk, a wiped store): without renumbering, our new rows would carry sequence numbers
+    the hub already holds and be dropped there as duplicates.
+    """
+    if stream not in SYNCED_TABLES:
+        return
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (stream,)).fetchone()
+    top = row[0] if row else 0
+    if acked > top:
+        conn.execute(f"UPDATE {stream} SET id = id + ?", (acked,))
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (stream,))
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (stream, top + acked))
+    conn.execute(
+        "INSERT INTO sync_cursors (stream, acked) VALUES (?, ?)"
+        " ON CONFLICT (stream) DO UPDATE SET acked = excluded.acked",
+        (stream, acked),
+    )

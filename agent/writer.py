@@ -1,0 +1,285 @@
+"""The single writer: one thread owns the agent database and the rule engine.
+
+Network callbacks validate and enqueue; this thread takes what is queued, stores it, runs the rules
+on it and commits the whole batch in one transaction, then runs the batch's after-commit callbacks
+(the MQTT acknowledgements). The queue is bounded, so a slow disk pushes back on the broker instead
+of growing memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent import store
+from collector.models import AccessEvent, Reading, Rejection
+from rules.alarm import AlarmChange
+from rules.engine import Engine, UnknownAlarm
+from sync.protocol import ActionRecord
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAcked:
+    """The hub's answer to a sync: stream cursors to keep, actions to apply, reported ones."""
+
+    cursors: dict[str, int]
+    actions: list[ActionRecord]
+    reported: list[int]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Barrier:
+    """Completes once everything queued before it is committed (tests and shutdown use it)."""
+
+    done: threading.Event
+
+
+Item = Reading | AccessEvent | Rejection | Tick | SyncAcked | Barrier
+
+
+@dataclass
+class Stats:
+    readings: int = 0
+    access_events: int = 0
+    alarm_changes: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    commits: int = 0
+    last_commit_seconds: float = 0.0
+
+
+class Writer:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        engine: Engine,
+        *,
+        commit_interval: float = 0.05,
+        max_batch: int = 5000,
+        max_queue: int = 100_000,
+        on_alarm: Callable[[AlarmChange], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.engine = engine
+        self.commit_interval = commit_interval
+        self.max_batch = max_batch
+        self.queue: queue.Queue[tuple[Item, Ack | None] | None] = queue.Queue(max_queue)
+        self.stats = Stats()
+        self.on_alarm = on_alarm
+        self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
+        self._saved_states = dict(engine.states)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, item: Item, ack: Ack | None = None) -> None:
+        self.queue.put((item, ack))
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        done = threading.Event()
+        self.submit(Barrier(done))
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self.queue.put(None)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            try:
+                first = self.queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            batch, running = self._collect(first)
+            if batch:
+                self._commit(batch)
+
+    def _collect(
+        self, first: tuple[Item, Ack | None] | None
+    ) -> tuple[list[tuple[Item, Ack | None]], bool]:
+        if first is None:
+            return [], False
+        batch = [first]
+        deadline = time.monotonic() + self.commit_interval
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                item = (
+                    self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, False
+            batch.append(item)
+        return batch, True
+
+    def _commit(self, batch: list[tuple[Item, Ack | None]]) -> None:
+        started = time.perf_counter()
+        changes: list[AlarmChange] = []
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            changes = self._store(batch)
+            self.conn.execute("COMMIT")
+        except Exception:
+            # A bug or a full disk: nothing of this batch was acknowledged, so the broker will
+            # deliver it again; keep the process alive and try the next batch.
+            log.exception("writer: batch of %d rolled back", len(batch))
+            self.conn.execute("ROLLBACK")
+            self._reload_engine()
+            return
+        self.stats.commits += 1
+        self.stats.last_commit_seconds = time.perf_counter() - started
+        for item, ack in batch:
+            if ack is not None:
+                ack()
+            if isinstance(item, Barrier):
+                item.done.set()
+        for change in changes:
+            self._announce(change)
+
+    def _store(self, batch: list[tuple[Item, Ack | None]]) -> list[AlarmChange]:
+        readings: list[Reading] = []
+        changes: list[AlarmChange] = []
+        for item, _ in batch:
+            if isinstance(item, Reading):
+                readings.append(item)
+                changes += self.engine.on_reading(item)
+            elif isinstance(item, AccessEvent):
+                self._insert_access(item)
+            elif isinstance(item, Rejection):
+                self._insert_rejection(item)
+            elif isinstance(item, Tick):
+                changes += self.engine.on_tick(item.now)
+            elif isinstance(item, SyncAcked):
+                changes += self._apply_sync(item)
+        self.conn.executemany(
+            "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?, ?, ?, ?, ?)",
+            [(r.device, r.metric, r.ts, r.value, r.received_at) for r in readings],
+        )
+        self.stats.readings += len(readings)
+        for change in changes:
+            self._insert_change(change)
+        self._save_states()
+        return changes
+
+    def _insert_access(self, event: AccessEvent) -> None:
+        self.conn.execute(
+            "INSERT INTO access_events (device, ts, card, result, direction, reason, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.device,
+                event.ts,
+                event.card,
+                event.result,
+                event.direction,
+                event.reason,
+                event.received_at,
+            ),
+        )
+        self.stats.access_events += 1
+
+    def _insert_rejection(self, rejection: Rejection) -> None:
+        self.conn.execute(
+            "INSERT INTO quarantine (received_at, topic, payload, reason, device)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                rejection.received_at,
+                rejection.topic,
+                rejection.payload,
+                rejection.reason,
+                rejection.device,
+            ),
+        )
+        self.stats.quarantined[rejection.device or "?"] += 1
+
+    def _insert_change(self, change: AlarmChange) -> None:
+        row = store.alarm_row(change.alarm)
+        columns = ", ".join(row)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO alarms ({columns}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        self.conn.execute(
+            "INSERT INTO alarm_events (alarm_id, kind, at, by, snapshot) VALUES (?, ?, ?, ?, ?)",
+            (change.alarm.id, change.kind, change.at, change.by, store.dump_alarm(change.alarm)),
+        )
+        self.stats.alarm_changes += 1
+
+    def _apply_sync(self, acked: SyncAcked) -> list[AlarmChange]:
+        for stream, cursor in acked.cursors.items():
+            store.set_cursor(self.conn, stream, cursor)
+        self.conn.executemany(
+            "UPDATE hub_actions SET reported = 1 WHERE id = ?", [(i,) for i in acked.reported]
+        )
+        changes = []
+        for action in acked.actions:
+            known = self.conn.execute(
+                "SELECT 1 FROM hub_actions WHERE id = ?", (action.id,)
+            ).fetchone()
+            if known:
+                continue
+            try:
+                change = self.engine.acknowledge(action.alarm_id, action.by, action.at)
+                changes += [change] if change else []
+            except UnknownAlarm:
+                # Already closed here (or never ours): nothing to apply, but say it was seen.
+                log.info("hub ack for alarm %s that is not open here", action.alarm_id)
+            self.conn.execute(
+                "INSERT INTO hub_actions (id, alarm_id, action, applied_at) VALUES (?, ?, ?, ?)",
+                (action.id, action.alarm_id, action.action, acked.at),
+            )
+        return changes
+
+    def _save_states(self) -> None:
+        dirty = [
+            (rule, store.dump_state(state))
+            for rule, state in self.engine.states.items()
+            if self._saved_states.get(rule) is not state
+        ]
+        if dirty:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO rule_states (rule, state) VALUES (?, ?)", dirty
+            )
+            self._saved_states = dict(self.engine.states)
+
+    def _reload_engine(self) -> None:
+        restored = Engine.restore(
+            self.engine.rules,
+            self.engine.started_at,
+            store.rule_states(self.conn),
+            store.open_alarms(self.conn),
+        )
+        self.engine.states, self.engine.alarms = restored.states, restored.alarms
+        self._saved_states = dict(self.engine.states)
+
+    def _announce(self, change: AlarmChange) -> None:
+        log.warning(
+            "alarm %s %s: %s (%s)",
+            change.alarm.rule,
+            change.kind,
+            change.alarm.message,
+            change.alarm.state,
+        )
+        if self.on_alarm is not None:
+            try:
+                self.on_alarm(change)
+            except Exception:
+                log.exception("alarm callback failed")

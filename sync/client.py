@@ -1,0 +1,86 @@
+"""The agent end of the wire: POST a batch to the hub, get its acknowledgement back.
+
+Errors (one hierarchy, translated from httpx once, here):
+
+    SyncError
+    ├── HubUnreachable   network down, hub down, timeout, 5xx — retry with back-off
+    └── HubRejected      the hub answered 4xx (bad token, wrong site) — retrying will not help
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+
+import httpx
+from pydantic import ValidationError
+
+from sync.protocol import SyncAck, SyncBatch
+
+SYNC_PATH = "/api/v1/sync"
+
+
+class SyncError(Exception):
+    """A batch was not acknowledged."""
+
+
+class HubUnreachable(SyncError):
+    """The hub could not be reached or failed; the batch stays queued."""
+
+
+class HubRejected(SyncError):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"hub refused the batch ({status}): {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class SyncClient:
+    def __init__(self, http: httpx.Client, token: str) -> None:
+        self.http = http
+        self.token = token
+
+    def push(self, batch: SyncBatch) -> SyncAck:
+        body = gzip.compress(batch.model_dump_json().encode(), compresslevel=5)
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        try:
+            response = self.http.post(SYNC_PATH, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise HubUnreachable(f"{type(error).__name__}: {error}") from None
+        if response.status_code >= 500:
+            raise HubUnreachable(f"hub error {response.status_code}")
+        if response.status_code >= 400:
+            raise HubRejected(response.status_code, _detail(response))
+        try:
+            return SyncAck.model_validate_json(response.content)
+        except ValidationError as error:
+            raise HubUnreachable(f"unreadable acknowledgement: {error}") from None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    return str(detail)[:500]
+
+
+class Backoff:
+    """Exponential back-off with full jitter, so many agents do not return in step."""
+
+    def __init__(self, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None):
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+        self.rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        return self.rng.uniform(0, min(self.cap, self.base * 2 ** min(self.failures, 20)))
+
+    def reset(self) -> None:
+        self.failures = 0

@@ -1,0 +1,88 @@
+"""The agent process parts wired together, against a real private Mosquitto."""
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.runtime import Agent
+from tests.support.mosquitto import Broker
+from tests.support.site import publish, publisher, site_config
+from tests.support.wait import until
+
+T0 = 1_763_900_000.0
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        value: int = conn.execute(sql).fetchone()[0]
+        return value
+
+
+@pytest.fixture
+def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    running.start()
+    until(lambda: running.subscriber.connected)
+    yield running
+    running.stop()
+
+
+def test_published_readings_are_stored(agent: Agent, broker: Broker) -> None:
+    db = agent.config.storage.path
+    client = publisher(broker.port)
+    publish(client, "fw/clinic/main-meter/energy", {"ts": T0, "value": 1200.5})
+    publish(client, "fw/clinic/main-meter/power", "4200")
+    publish(client, "fw/clinic/gate-north/access", {"card": "C9", "result": "granted"})
+    until(lambda: count(db, "SELECT COUNT(*) FROM readings") == 2)
+    until(lambda: count(db, "SELECT COUNT(*) FROM access_events") == 1)
+
+
+BAD = [
+    ("fw/clinic/main-meter/energy", b"not json"),
+    ("fw/clinic/main-meter/energy", b'{"value": "12"}'),
+    ("fw/clinic/main-meter/energy", b"NaN"),
+    ("fw/clinic/freezer-1/temperature", b"-400"),
+    ("fw/clinic/ghost/power", b"1"),
+    ("fw/clinic/main-meter/voltage", b"230"),
+    ("fw/clinic/gate-north/access", b'{"card": "C1", "result": "maybe"}'),
+    ("fw/clinic/main-meter/power", b"\xff\xfe"),
+]
+
+
+def test_bad_payloads_are_quarantined_and_nothing_else_is_lost(
+    agent: Agent, broker: Broker
+) -> None:
+    db = agent.config.storage.path
+    client = publisher(broker.port)
+    for topic, payload in BAD:
+        publish(client, topic, payload)
+        publish(client, "fw/clinic/main-meter/power", b"100")
+    until(lambda: count(db, "SELECT COUNT(*) FROM quarantine") == len(BAD))
+    until(lambda: count(db, "SELECT COUNT(*) FROM readings") == len(BAD))
+    assert sum(agent.writer.stats.quarantined.values()) == len(BAD)
+
+
+def test_messages_sent_while_the_agent_is_away_arrive_after_restart(
+    tmp_path: Path, broker: Broker
+) -> None:
+    config = site_config(tmp_path / "agent.db", broker.url)
+    first = Agent(config)
+    first.start()
+    until(lambda: first.subscriber.connected)
+    first.stop()
+    client = publisher(broker.port)
+    for i in range(50):
+        publish(client, "fw/clinic/main-meter/power", str(i))
+    second = Agent(config)
+    second.start()
+    until(lambda: count(config.storage.path, "SELECT COUNT(*) FROM readings") == 50)
+    second.stop()
+
+
+def test_an_alarm_is_raised_from_a_published_reading(agent: Agent, broker: Broker) -> None:
+    db = agent.config.storage.path
+    client = publisher(broker.port)
+    publish(client, "fw/clinic/freezer-1/temperature", {"value": -11.0})
+    until(lambda: count(db, "SELECT COUNT(*) FROM alarms WHERE state = 'unacknowledged'") == 1)

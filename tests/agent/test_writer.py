@@ -1,0 +1,128 @@
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import store
+from agent.writer import SyncAcked, Tick, Writer
+from collector.models import AccessEvent, Reading, Rejection
+from rules.engine import Engine
+from sync.protocol import ActionRecord
+from tests.support.site import site_config
+
+T0 = 1_763_900_000.0
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "agent.db"
+
+
+def start_writer(db: Path, now: float = T0) -> Writer:
+    config = site_config(db, "mqtt://127.0.0.1:1")
+    conn = store.open_store(db, config.site.id)
+    engine = Engine.restore(
+        list(config.rules), now, store.rule_states(conn), store.open_alarms(conn)
+    )
+    writer = Writer(conn, engine, commit_interval=0.01)
+    writer.start()
+    return writer
+
+
+@pytest.fixture
+def writer(db: Path) -> Iterator[Writer]:
+    running = start_writer(db)
+    yield running
+    running.stop()
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def temp(value: float, at: float) -> Reading:
+    return Reading("freezer-1", "temperature", at, value, at)
+
+
+def test_acknowledgements_run_only_after_the_commit(writer: Writer, db: Path) -> None:
+    seen: list[int] = []
+
+    def ack() -> None:
+        seen.append(rows(db, "SELECT COUNT(*) FROM readings")[0][0])
+
+    writer.submit(temp(-18.0, T0), ack)
+    assert writer.flush()
+    assert seen == [1]
+
+
+def test_every_kind_of_record_is_stored(writer: Writer, db: Path) -> None:
+    writer.submit(Reading("main-meter", "energy", T0, 1234.5, T0 + 1))
+    writer.submit(AccessEvent("gate-north", T0, "C001", "denied", "in", "unknown card", T0))
+    writer.submit(Rejection("fw/clinic/x/power", b"\xff", "unknown device 'x'", T0, "x"))
+    assert writer.flush()
+    assert rows(db, "SELECT device, metric, ts, value, received_at FROM readings") == [
+        ("main-meter", "energy", T0, 1234.5, T0 + 1)
+    ]
+    assert rows(db, "SELECT card, result, reason FROM access_events") == [
+        ("C001", "denied", "unknown card")
+    ]
+    assert rows(db, "SELECT topic, payload, reason FROM quarantine") == [
+        ("fw/clinic/x/power", b"\xff", "unknown device 'x'")
+    ]
+    assert writer.stats.quarantined["x"] == 1
+
+
+def test_a_breach_raises_an_alarm_and_its_history(writer: Writer, db: Path) -> None:
+    writer.submit(temp(-18.0, T0))
+    writer.submit(temp(-12.0, T0 + 60))
+    writer.submit(temp(-17.0, T0 + 120))
+    assert writer.flush()
+    assert rows(db, "SELECT rule, state, raised_at, cleared_at FROM alarms") == [
+        ("freezer-warm", "cleared_unacknowledged", T0 + 60, T0 + 120)
+    ]
+    assert rows(db, "SELECT kind FROM alarm_events ORDER BY id") == [("raised",), ("cleared",)]
+
+
+def test_stale_rule_fires_on_the_tick(writer: Writer, db: Path) -> None:
+    writer.submit(Tick(T0 + 3601))
+    assert writer.flush()
+    assert rows(db, "SELECT rule, state FROM alarms") == [("freezer-silent", "unacknowledged")]
+
+
+def test_a_hub_ack_is_applied_once_and_reported(writer: Writer, db: Path) -> None:
+    writer.submit(temp(-10.0, T0))
+    assert writer.flush()
+    alarm_id = rows(db, "SELECT id FROM alarms")[0][0]
+    action = ActionRecord(id=7, alarm_id=str(alarm_id), action="ack", by="wang", at=T0 + 5)
+    acked = SyncAcked(cursors={"readings": 1}, actions=[action], reported=[], at=T0 + 6)
+    writer.submit(acked)
+    writer.submit(acked)
+    assert writer.flush()
+    assert rows(db, "SELECT state, acked_by, acked_at FROM alarms") == [
+        ("acknowledged", "wang", T0 + 5)
+    ]
+    assert rows(db, "SELECT kind, by FROM alarm_events ORDER BY id") == [
+        ("raised", None),
+        ("acked", "wang"),
+    ]
+    assert rows(db, "SELECT id, reported FROM hub_actions") == [(7, 0)]
+    writer.submit(SyncAcked(cursors={}, actions=[], reported=[7], at=T0 + 7))
+    assert writer.flush()
+    assert rows(db, "SELECT id, reported FROM hub_actions") == [(7, 1)]
+
+
+def test_an_active_condition_survives_a_restart_without_a_second_alarm(db: Path) -> None:
+    first = start_writer(db)
+    first.submit(temp(-10.0, T0))
+    assert first.flush()
+    first.stop()
+    first.conn.close()
+    second = start_writer(db, now=T0 + 100)
+    second.submit(temp(-9.0, T0 + 100))
+    second.submit(temp(-20.0, T0 + 200))
+    assert second.flush()
+    second.stop()
+    assert rows(db, "SELECT kind FROM alarm_events ORDER BY id") == [("raised",), ("cleared",)]
+    assert rows(db, "SELECT COUNT(*) FROM alarms") == [(1,)]

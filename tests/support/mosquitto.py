@@ -1,0 +1,58 @@
+"""A private Mosquitto broker on a free loopback port, from Debian's ``mosquitto`` binary."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.ports import free_port, wait_listening
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+    if found is None:
+        subprocess.run([str(ROOT / "scripts" / "ensure-system-deps.sh")], check=True)
+        found = shutil.which("mosquitto", path="/usr/sbin:/usr/bin")
+    if found is None:
+        raise RuntimeError("mosquitto is not installed and could not be installed")
+    return found
+
+
+@dataclass
+class Broker:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def private_broker(workdir: Path) -> Iterator[Broker]:
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "mosquitto.conf"
+    # max_queued_messages: the default (1000) drops QoS 1 messages for a session that is away,
+    # which is exactly the case the agent's persistent session exists for.
+    conf.write_text(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "max_queued_messages 0\n"
+        "max_inflight_messages 0\n"
+        f"log_dest file {workdir / 'mosquitto.log'}\n"
+    )
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)])
+    try:
+        wait_listening(port)
+        yield Broker(port, process)
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,59 @@
+"""A small site configuration for tests, and helpers to publish to it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.config import SiteConfig, parse_site
+
+SITE_YAML = """
+site: {{id: {site}, name: Test Clinic, timezone: Asia/Shanghai}}
+mqtt: {{url: "{mqtt_url}", client_id: "agent-{site}-{client}"}}
+{hub}
+storage: {{path: "{db}", commit_interval: 20ms}}
+devices:
+  - {{id: main-meter, name: Main power meter, kind: power_meter,
+     location: {{building: Main, floor: B1, department: Facilities}}}}
+  - {{id: freezer-1, name: "Kitchen freezer <b>", kind: temperature,
+     location: {{building: Canteen, department: Kitchen}}}}
+  - {{id: door-1, name: Freezer door, kind: door}}
+  - {{id: gate-north, name: North gate, kind: access_reader}}
+posts:
+  - {{id: cold-store, name: "冷库管理员 / Cold-store keeper", members: [{{name: Li}}]}}
+rules:
+  - {{id: freezer-warm, type: threshold, device: freezer-1, metric: temperature, above: -15,
+     for: 0s, deadband: 1, severity: high, post: cold-store}}
+  - {{id: freezer-silent, type: stale, device: freezer-1, after: 1h, post: cold-store}}
+"""
+
+
+def site_yaml(
+    db: Path, mqtt_url: str, hub_url: str | None = None, token: str = "", site: str = "clinic"
+) -> str:
+    hub = f'hub: {{url: "{hub_url}", token: "{token}", sync_interval: 200ms}}' if hub_url else ""
+    # One broker serves the whole test session: a client id per store keeps sessions apart.
+    client = hashlib.sha1(str(db).encode()).hexdigest()[:12]
+    return SITE_YAML.format(site=site, mqtt_url=mqtt_url, db=db, hub=hub, client=client)
+
+
+def site_config(db: Path, mqtt_url: str, **kwargs: Any) -> SiteConfig:
+    config, _ = parse_site(site_yaml(db, mqtt_url, **kwargs), env={})
+    return config
+
+
+def publisher(port: int) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def publish(client: mqtt.Client, topic: str, payload: Any, qos: int = 1) -> None:
+    body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+    client.publish(topic, body, qos=qos).wait_for_publish(10)
