@@ -83,6 +83,7 @@ class Writer:
         self.on_alarm = on_alarm
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
+        self._uncommitted_readings = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -146,6 +147,7 @@ class Writer:
             self._reload_engine()
             return
         self.stats.commits += 1
+        self.stats.readings += self._uncommitted_readings
         self.stats.last_commit_seconds = time.perf_counter() - started
         for item, ack in batch:
             if ack is not None:
@@ -174,7 +176,7 @@ class Writer:
             "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?, ?, ?, ?, ?)",
             [(r.device, r.metric, r.ts, r.value, r.received_at) for r in readings],
         )
-        self.stats.readings += len(readings)
+        self._uncommitted_readings = len(readings)
         for change in changes:
             self._insert_change(change)
         self._save_states()

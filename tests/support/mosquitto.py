@@ -47,12 +47,15 @@ def private_broker(workdir: Path) -> Iterator[Broker]:
         "persistence false\n"
         "max_queued_messages 0\n"
         "max_inflight_messages 0\n"
-        f"log_dest file {workdir / 'mosquitto.log'}\n"
+        "log_dest stderr\n"
     )
-    process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)])
+    # Started as root, mosquitto drops to its own user and could not open a log file here.
+    log = (workdir / "mosquitto.log").open("wb")
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stderr=log)
     try:
         wait_listening(port)
         yield Broker(port, process)
     finally:
         process.terminate()
         process.wait(10)
+        log.close()
