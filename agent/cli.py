@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from agent.config import ConfigError, load_site
+from agent.config import ConfigError, SiteConfig, load_site
 
 DEFAULT_HUB_DB = "sqlite:///./hub-data/hub.db"
 
@@ -48,6 +48,49 @@ def agent_run(config: Path) -> None:
     from agent.runtime import run_from_config
 
     sys.exit(run_from_config(config))
+
+
+@agent.command("status")
+@click.argument("config", type=click.Path(path_type=Path))
+def agent_status(config: Path) -> None:
+    """Print what the agent's store holds, what the hub has not yet acknowledged, what was
+    quarantined (per device and reason) and the open alarms."""
+    from datetime import UTC, datetime
+
+    from agent import store
+    from agent.status import read_status
+
+    site = _load_or_exit(config)
+    if not site.storage.path.exists():
+        click.echo(f"no store at {site.storage.path} yet", err=True)
+        sys.exit(1)
+    status = read_status(store.connect(site.storage.path, readonly=True))
+    last = status.last_reading_at
+    when = datetime.fromtimestamp(last, UTC).isoformat() if last else "never"
+    click.echo(
+        f"site {site.site.id}: {status.readings} readings (last {when}), "
+        f"{status.access_events} access events"
+    )
+    click.echo(
+        "not yet acknowledged by the hub: "
+        + ", ".join(f"{k} {v}" for k, v in status.unsent.items())
+    )
+    click.echo(f"quarantined: {sum(n for _, _, n in status.quarantined)}")
+    for device, reason, count in status.quarantined:
+        click.echo(f"  {count:>7}  {device}: {reason}")
+    click.echo(f"open alarms: {len(status.open_alarms)}")
+    for alarm in status.open_alarms:
+        click.echo(f"  {alarm.severity:<8} {alarm.state:<22} {alarm.rule}: {alarm.message}")
+
+
+def _load_or_exit(config: Path) -> SiteConfig:
+    try:
+        site, _ = load_site(config)
+    except ConfigError as error:
+        for line in error.errors:
+            click.echo(f"{config}: {line}", err=True)
+        sys.exit(2)
+    return site
 
 
 @main.group()

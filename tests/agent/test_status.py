@@ -1,0 +1,43 @@
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from agent.cli import main
+from collector.models import Rejection
+from tests.agent.test_writer import T0, start_writer, temp
+from tests.support.site import site_yaml
+
+
+def test_status_counts_quarantine_per_device_and_reason_and_lists_open_alarms(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "agent.db"
+    writer = start_writer(db)
+    writer.submit(temp(-10.0, T0))
+    for _ in range(3):
+        writer.submit(Rejection("fw/clinic/x/power", b"?", "unknown device 'x'", T0, "x"))
+    writer.submit(
+        Rejection("fw/clinic/freezer-1/temperature", b"NaN", "value is not finite", T0, "freezer-1")
+    )
+    assert writer.flush()
+    writer.stop()
+    config = tmp_path / "site.yaml"
+    config.write_text(site_yaml(db, "mqtt://127.0.0.1:1"))
+
+    result = CliRunner().invoke(main, ["agent", "status", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert "1 readings" in result.output
+    assert "quarantined: 4" in result.output
+    assert "      3  x: unknown device 'x'" in result.output
+    assert "      1  freezer-1: value is not finite" in result.output
+    assert "readings 1, access_events 0, alarm_events 1" in result.output
+    assert "high     unacknowledged         freezer-warm" in result.output
+
+
+def test_status_of_a_broken_config_exits_non_zero(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("site: {id: 'bad id!'}\n")
+    result = CliRunner().invoke(main, ["agent", "status", str(config)])
+    assert result.exit_code == 2
+    assert "site.id:" in result.output
