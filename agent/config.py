@@ -139,7 +139,8 @@ def expand_env(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in env:
+            # As in the shell, ${VAR:-default} takes the default when VAR is unset or empty.
+            if env.get(name) or (name in env and default is None):
                 return env[name]
             if default is None:
                 missing.append(name)

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DeviceKind = Literal["power_meter", "water_meter", "temperature", "humidity", "door", "access_reader"]
+DeviceKind = Literal[
+    "power_meter", "water_meter", "temperature", "humidity", "door", "access_reader"
+]
 
 # The metrics each kind of device may publish; anything else is quarantined as an unknown metric.
 KIND_METRICS: dict[str, frozenset[str]] = {

@@ -20,8 +20,9 @@ from collector.models import METRICS, AccessEvent, Reading, Rejection
 EARLIEST_TS = 946684800.0  # 2000-01-01
 MAX_FUTURE_S = 86400.0
 MAX_PAYLOAD = 64 * 1024
-_RESULTS = frozenset({"granted", "denied"})
-_DIRECTIONS = frozenset({"in", "out"})
+# Tuples, not sets: a JSON list or object is unhashable, and `in` on a set would raise.
+_RESULTS = ("granted", "denied")
+_DIRECTIONS = ("in", "out")
 
 
 class PayloadError(ValueError):
@@ -91,21 +92,39 @@ def _access(device: DeviceConfig, payload: bytes, received_at: float) -> AccessE
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("access reason must be a string")
+    _storable(str(card), "card")
+    _storable(reason, "reason")
     ts = _timestamp(body.get("ts"), received_at)
     return AccessEvent(device.id, ts, str(card)[:64], result, direction, reason, received_at)
 
 
 def _decode(payload: bytes) -> Any:
+    # json.loads(bytes) would guess UTF-16/32 and let surrogates through; the format is UTF-8.
     try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"payload is not UTF-8: {error}") from None
+    try:
+        return json.loads(text)
+    except ValueError as error:
         raise PayloadError(f"not JSON or a number: {error}") from None
+
+
+def _storable(text: str | None, name: str) -> None:
+    # A JSON escape such as "\ud800" decodes to a lone surrogate, which SQLite cannot store.
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"{name} is not valid Unicode text") from None
 
 
 def _number(raw: Any, name: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise PayloadError(f"{name} must be a number, not {type(raw).__name__}")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        raise PayloadError(f"{name} is too large") from None
     if not math.isfinite(value):
         raise PayloadError(f"{name} is not finite")
     return value
@@ -121,7 +140,10 @@ def _timestamp(raw: Any, received_at: float) -> float:
             raise PayloadError(f"ts {raw[:40]!r} is not ISO 8601") from None
         if parsed.tzinfo is None:
             raise PayloadError("ts in ISO 8601 needs a UTC offset")
-        ts = parsed.astimezone(UTC).timestamp()
+        try:
+            ts = parsed.astimezone(UTC).timestamp()
+        except OverflowError:
+            raise PayloadError(f"ts {raw[:40]!r} is not a plausible time") from None
     else:
         ts = _number(raw, "ts")
         if ts > 1e11:

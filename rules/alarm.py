@@ -88,4 +88,3 @@ def merge(ours: Alarm, theirs: Alarm) -> Alarm:
         acked_at=first.acked_at if first else None,
         acked_by=first.acked_by if first else None,
     )
-

@@ -50,11 +50,12 @@ class Engine:
         states: Mapping[str, RuleState],
         open_alarms: Iterable[Alarm],
     ) -> Engine:
-        known = {rule.id for rule in rules}
+        known = {rule.id: rule for rule in rules}
         return cls(
             rules=rules,
             started_at=started_at,
-            states={k: v for k, v in states.items() if k in known},
+            # A rule whose type changed under the same id starts afresh.
+            states={k: v for k, v in states.items() if k in known and _fits(known[k], v)},
             alarms={a.rule: a for a in open_alarms if a.rule in known},
         )
 
@@ -130,6 +131,10 @@ def _initial(rule: Rule, started_at: float) -> RuleState:
     if isinstance(rule, StaleRule):
         return stale.StaleState(last_seen=started_at)
     return threshold.ThresholdState()
+
+
+def _fits(rule: Rule, state: RuleState) -> bool:
+    return isinstance(rule, StaleRule) == isinstance(state, stale.StaleState)
 
 
 def _mark_active(state: RuleState) -> RuleState:

@@ -29,10 +29,11 @@ class RuleBase(Strict):
 class ThresholdRule(RuleBase):
     type: Literal["threshold"]
     metric: str
-    above: float | None = None
-    below: float | None = None
+    # NaN or infinity: a limit that is never crossed, a deadband that never lets an alarm clear.
+    above: float | None = Field(default=None, allow_inf_nan=False)
+    below: float | None = Field(default=None, allow_inf_nan=False)
     on_delay: Duration = Field(default=timedelta(0), alias="for")
-    deadband: float | None = Field(default=None, ge=0)
+    deadband: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _needs_a_limit(self) -> ThresholdRule:
@@ -40,6 +41,13 @@ class ThresholdRule(RuleBase):
             raise ValueError("a threshold rule needs 'above' or 'below'")
         if self.above is not None and self.below is not None and self.below >= self.above:
             raise ValueError("'below' must be lower than 'above'")
+        if (
+            self.above is not None
+            and self.below is not None
+            and self.above - self.band(self.above) < self.below + self.band(self.below)
+        ):
+            # recovered() could never hold: the alarm would never clear.
+            raise ValueError("the deadband leaves no normal value between 'below' and 'above'")
         return self
 
     def band(self, limit: float) -> float:

@@ -1,0 +1,271 @@
+"""The site YAML: the issue's example validates; every mistake is reported by its path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from agent.config import ConfigError, parse_site
+from rules.spec import StaleRule, ThresholdRule
+
+EXAMPLE = """\
+site: {id: demo-hospital, name: Demo Hospital, timezone: Asia/Shanghai}
+mqtt: {url: "mqtt://127.0.0.1:1883"}
+hub: {url: "http://127.0.0.1:8000", token: "${FW_AGENT_TOKEN}"}
+storage: {path: ./data/agent.db}
+devices:
+  - {id: main-meter, name: Main power meter, kind: power_meter, location: {building: Main, floor: B1, department: Facilities}}
+  - {id: freezer-1, name: Kitchen freezer, kind: temperature, location: {building: Canteen, department: Kitchen}}
+  - {id: gate-north, name: North gate, kind: access_reader}
+posts:
+  - {id: cold-store, name: "冷库管理员 / Cold-store keeper", members: [{name: Li, email: li@example.org}]}
+rules:
+  - {id: freezer-warm, type: threshold, device: freezer-1, metric: temperature, above: -15, for: 5m, deadband: 1, severity: high, post: cold-store}
+  - {id: freezer-silent, type: stale, device: freezer-1, after: 15m, severity: medium, post: cold-store}
+"""  # noqa: E501
+
+
+def broken(*edits: tuple[str, str]) -> str:
+    text = EXAMPLE
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def test_the_example_validates() -> None:
+    config, warnings = parse_site(EXAMPLE, env={"FW_AGENT_TOKEN": "t"})
+    assert warnings == []
+    assert config.hub is not None
+    assert (config.site.id, config.site.timezone, config.hub.token) == (
+        "demo-hospital",
+        "Asia/Shanghai",
+        "t",
+    )
+    assert [d.id for d in config.devices] == ["main-meter", "freezer-1", "gate-north"]
+    assert config.posts[0].name == "冷库管理员 / Cold-store keeper"
+    warm, silent = config.rules
+    assert isinstance(warm, ThresholdRule)
+    assert isinstance(silent, StaleRule)
+    assert (warm.above, warm.on_delay, warm.deadband) == (-15.0, timedelta(minutes=5), 1.0)
+    assert (silent.after, silent.post) == (timedelta(minutes=15), "cold-store")
+
+
+def test_an_unset_variable_is_a_warning_not_an_error() -> None:
+    config, warnings = parse_site(EXAMPLE, env={})
+    assert warnings == ["environment variable FW_AGENT_TOKEN is not set"]
+    assert config.hub is not None
+    assert config.hub.token == ""
+
+
+KIND_ERROR = (
+    "devices[2].kind: Input should be 'power_meter', 'water_meter', 'temperature', 'humidity',"
+    " 'door' or 'access_reader'"
+)
+
+MISTAKES = [
+    pytest.param(
+        [("kind: access_reader", "kind: turnstile")],
+        [KIND_ERROR],
+        id="bad kind",
+    ),
+    pytest.param(
+        [("after: 15m", "after: 15 minutes")],
+        ["rules[1].after: not a duration: '15 minutes' (write e.g. 30s, 10m, 2h, 1d)"],
+        id="bad duration",
+    ),
+    pytest.param(
+        [("for: 5m", "for: -5")],
+        ["rules[0].for: a duration cannot be negative: -5"],
+        id="negative on-delay",
+    ),
+    pytest.param(
+        [("for: 5m", "for: null")],
+        ["rules[0].for: not a duration: None"],
+        id="null on-delay",
+    ),
+    pytest.param(
+        [("after: 15m", "after: .inf")],
+        ["rules[1].after: not a duration: inf"],
+        id="infinite duration",
+    ),
+    pytest.param(
+        [("device: freezer-1, metric", "device: freezer-9, metric")],
+        ["rules[0].device: unknown device 'freezer-9'"],
+        id="unknown device",
+    ),
+    pytest.param(
+        [("after: 15m, severity: medium, post: cold-store", "after: 15m, post: nobody")],
+        ["rules[1].post: unknown post 'nobody'"],
+        id="unknown post",
+    ),
+    pytest.param(
+        [("id: gate-north", "id: main-meter")],
+        ["devices[2].id: duplicate id 'main-meter'"],
+        id="duplicate device",
+    ),
+    pytest.param(
+        [("id: freezer-silent", "id: freezer-warm")],
+        ["rules[1].id: duplicate id 'freezer-warm'"],
+        id="duplicate rule",
+    ),
+    pytest.param(
+        [("metric: temperature", "metric: power")],
+        ["rules[0].metric: a temperature has no 'power'"],
+        id="metric not for the kind",
+    ),
+    pytest.param(
+        [("after: 15m,", "after: 15m, metric: energy,")],
+        ["rules[1].metric: a temperature has no 'energy'"],
+        id="stale metric not for the kind",
+    ),
+    pytest.param(
+        [("above: -15, ", "")],
+        ["rules[0]: a threshold rule needs 'above' or 'below'"],
+        id="threshold without a limit",
+    ),
+    pytest.param(
+        [("above: -15, ", "above: -15, below: -10, ")],
+        ["rules[0]: 'below' must be lower than 'above'"],
+        id="below over above",
+    ),
+    pytest.param(
+        [("Asia/Shanghai", "Mars/Olympus")],
+        ["site.timezone: unknown time zone 'Mars/Olympus'"],
+        id="unknown timezone",
+    ),
+    pytest.param(
+        [("mqtt://127.0.0.1:1883", "http://127.0.0.1:1883")],
+        ["mqtt.url: write the broker as mqtt://host:port"],
+        id="http url for mqtt",
+    ),
+    pytest.param(
+        [("mqtt://127.0.0.1:1883", "127.0.0.1")],
+        ["mqtt.url: write the broker as mqtt://host:port"],
+        id="bare host for mqtt",
+    ),
+    pytest.param(
+        [("id: demo-hospital", "id: demo hospital")],
+        ["site.id: String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'"],
+        id="site id with a space",
+    ),
+    pytest.param(
+        [("members: [{name: Li, ", "members: [{")],
+        ["posts[0].members[0].name: Field required"],
+        id="member without a name",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {path: ./data/agent.db, size: 1}")],
+        ["storage.size: Extra inputs are not permitted"],
+        id="unknown key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edits", "errors"), MISTAKES)
+def test_a_mistake_is_reported_by_its_path(edits: list[tuple[str, str]], errors: list[str]) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_site(broken(*edits), env={})
+    assert raised.value.errors == errors
+
+
+def test_every_field_mistake_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_site(
+            broken(
+                ("Asia/Shanghai", "Mars/Olympus"),
+                ("kind: access_reader", "kind: turnstile"),
+                ("after: 15m", "after: 15 minutes"),
+            ),
+            env={},
+        )
+    assert raised.value.errors == [
+        "site.timezone: unknown time zone 'Mars/Olympus'",
+        KIND_ERROR,
+        "rules[1].after: not a duration: '15 minutes' (write e.g. 30s, 10m, 2h, 1d)",
+    ]
+    assert str(raised.value) == "\n".join(raised.value.errors)
+
+
+def test_every_reference_mistake_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_site(
+            broken(
+                ("id: gate-north", "id: main-meter"),
+                ("device: freezer-1, metric", "device: freezer-9, metric"),
+                ("after: 15m, severity: medium, post: cold-store", "after: 15m, post: nobody"),
+            ),
+            env={},
+        )
+    assert raised.value.errors == [
+        "devices[2].id: duplicate id 'main-meter'",
+        "rules[0].device: unknown device 'freezer-9'",
+        "rules[1].post: unknown post 'nobody'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("- site\n- devices\n", id="a list"),
+        pytest.param("just words\n", id="a string"),
+        pytest.param("", id="empty"),
+        pytest.param("# only a comment\n", id="a comment"),
+    ],
+)
+def test_a_document_that_is_not_a_mapping(text: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_site(text, env={})
+    assert raised.value.errors == [
+        "the file must be a YAML mapping with site:, devices:, rules: ..."
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("site: {id: [demo\n", id="unclosed"),
+        pytest.param("site:\n\tid: demo\n", id="tab"),
+        pytest.param("site: {id: demo}\nsite: *nowhere\n", id="unknown alias"),
+    ],
+)
+def test_invalid_yaml(text: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_site(text, env={})
+    assert [line.split(":")[0] for line in raised.value.errors] == ["YAML"]
+
+
+@pytest.mark.parametrize(
+    ("token", "env", "expected", "warnings"),
+    [
+        pytest.param("${T:-dev}", {}, "dev", [], id="default"),
+        pytest.param("${T:-dev}", {"T": "t"}, "t", [], id="set"),
+        pytest.param("${T:-dev}", {"T": ""}, "dev", [], id="empty takes the default"),
+        pytest.param("${T:-}", {}, "", [], id="empty default"),
+        pytest.param("${T}", {"T": ""}, "", [], id="set but empty"),
+        pytest.param("${T}", {}, "", ["environment variable T is not set"], id="unset"),
+        pytest.param("${T}-${T}", {}, "-", ["environment variable T is not set"], id="warned once"),
+        pytest.param("Bearer ${A}.${B}", {"A": "x", "B": "y"}, "Bearer x.y", [], id="two"),
+        pytest.param("${T:-a b:c}", {}, "a b:c", [], id="default with spaces"),
+        pytest.param("$T", {"T": "t"}, "$T", [], id="no braces, no expansion"),
+        pytest.param("${1T}", {"1T": "t"}, "${1T}", [], id="not a variable name"),
+    ],
+)
+def test_environment_expansion(
+    token: str, env: dict[str, str], expected: str, warnings: list[str]
+) -> None:
+    config, warned = parse_site(broken(('"${FW_AGENT_TOKEN}"', f'"{token}"')), env=env)
+    assert config.hub is not None
+    assert (config.hub.token, warned) == (expected, warnings)
+
+
+def test_expansion_reaches_lists_and_nested_mappings() -> None:
+    text = broken(
+        ("building: Main", 'building: "${BUILDING}"'), ("email: li@example.org", 'email: "${MAIL}"')
+    )
+    config, _ = parse_site(text, env={"BUILDING": "A1", "MAIL": "li@x.org", "FW_AGENT_TOKEN": "t"})
+    assert (config.devices[0].location.building, config.posts[0].members[0].email) == (
+        "A1",
+        "li@x.org",
+    )

@@ -1,0 +1,197 @@
+"""Threshold rules: limits, on-delay and deadband, folded over sequences of readings."""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from typing import Any
+
+import pytest
+
+from rules.spec import ThresholdRule
+from rules.threshold import ThresholdState, evaluate, tick
+
+Step = tuple[float, float]  # (seconds, value)
+
+
+def rule(**fields: Any) -> ThresholdRule:
+    base = {"id": "r", "type": "threshold", "device": "freezer-1", "metric": "temperature"}
+    return ThresholdRule.model_validate(base | fields)
+
+
+def fold(limits: ThresholdRule, steps: list[Step]) -> list[ThresholdState]:
+    states = accumulate(
+        steps,
+        lambda state, step: evaluate(limits, state, step[1], step[0]),
+        initial=ThresholdState(),
+    )
+    return list(states)[1:]
+
+
+FREEZER = {"above": -15}
+FRIDGE = {"above": 8, "below": 2}
+
+SEQUENCES = [
+    # limits
+    pytest.param(FREEZER, [(0, -18), (60, -14.9), (120, -18)], [0, 1, 0], id="above"),
+    pytest.param(FREEZER, [(0, -15)], [0], id="at the upper limit is not above"),
+    pytest.param({"below": 2}, [(0, 5), (60, 1.9), (120, 5)], [0, 1, 0], id="below"),
+    pytest.param({"below": 2}, [(0, 2)], [0], id="at the lower limit is not below"),
+    pytest.param(
+        FRIDGE, [(0, 5), (60, 9), (120, 5), (180, 1), (240, 5)], [0, 1, 0, 1, 0], id="both"
+    ),
+    pytest.param(FRIDGE, [(0, 9), (60, 1), (120, 5)], [1, 1, 0], id="from above to below stays"),
+    # on-delay
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (120, -14), (299, -14), (300, -14)],
+        [0, 0, 0, 1],
+        id="on-delay met",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (200, -14), (240, -18), (400, -14)],
+        [0, 0, 0, 0],
+        id="on-delay not met",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (200, -18), (300, -14), (500, -14), (600, -14)],
+        [0, 0, 0, 0, 1],
+        id="on-delay reset by a normal value",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (200, -15.1), (300, -14)],
+        [0, 0, 0],
+        id="on-delay reset by a value inside the deadband",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (300, -14), (360, -18), (420, -14), (719, -14), (720, -14)],
+        [0, 1, 0, 0, 0, 1],
+        id="on-delay starts again after a clear",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(0, -14), (300, -14), (310, -14)],
+        [0, 1, 1],
+        id="active stays without a new delay",
+    ),
+    pytest.param(
+        FRIDGE | {"for": "5m"},
+        [(0, 9), (120, 1), (300, 1)],
+        [0, 0, 1],
+        id="on-delay spans both limits",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m"},
+        [(300, -14), (100, -14), (600, -14)],
+        [0, 0, 1],
+        id="an older reading does not move the start",
+    ),
+    # deadband
+    pytest.param(
+        FREEZER | {"deadband": 1},
+        [(0, -14), (60, -15.5), (120, -15.99), (180, -16)],
+        [1, 1, 1, 0],
+        id="explicit deadband clears at limit minus band",
+    ),
+    pytest.param(
+        FREEZER | {"deadband": 0},
+        [(0, -14), (60, -15)],
+        [1, 0],
+        id="zero deadband clears at the limit",
+    ),
+    pytest.param(
+        {"above": 8},
+        [(0, 8.5), (60, 7.85), (120, 7.83)],
+        [1, 1, 0],
+        id="default deadband 2% above (8 - 0.16)",
+    ),
+    pytest.param(
+        FREEZER,
+        [(0, -14), (60, -15.29), (120, -15.31)],
+        [1, 1, 0],
+        id="default deadband 2% of |limit| (-15 - 0.3)",
+    ),
+    pytest.param(
+        {"below": 2},
+        [(0, 1.9), (60, 2.01), (120, 2.03), (180, 2.05)],
+        [1, 1, 1, 0],
+        id="default deadband 2% below (2 + 0.04)",
+    ),
+    pytest.param(
+        {"above": 0},
+        [(0, 0.1), (60, 0)],
+        [1, 0],
+        id="default deadband of a zero limit is zero",
+    ),
+    pytest.param(
+        FREEZER | {"deadband": 1},
+        [(0, -15.5), (60, -14.9)],
+        [0, 1],
+        id="deadband does not delay raising",
+    ),
+    pytest.param(
+        FRIDGE | {"deadband": 1},
+        [(0, 9), (60, 7.5), (120, 7), (180, 1), (240, 2.5), (300, 3)],
+        [1, 1, 0, 1, 1, 0],
+        id="deadband on both limits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("limits", "steps", "expected"), SEQUENCES)
+def test_active_after_each_reading(
+    limits: dict[str, Any], steps: list[Step], expected: list[int]
+) -> None:
+    assert [int(s.active) for s in fold(rule(**limits), steps)] == expected
+
+
+TICKS = [
+    pytest.param([(0, -14)], 299, False, id="before the on-delay"),
+    pytest.param([(0, -14)], 300, True, id="at the on-delay"),
+    pytest.param([(0, -14)], 3600, True, id="long after"),
+    pytest.param([(0, -14), (200, -14)], 300, True, id="counted from the first breach"),
+    pytest.param([(0, -14), (100, -18)], 400, False, id="breach ended"),
+    pytest.param([], 3600, False, id="no readings"),
+    pytest.param([(0, -18)], 3600, False, id="normal readings"),
+    pytest.param([(0, -14), (300, -14)], 301, True, id="already active"),
+    pytest.param([(0, -14), (300, -14), (360, -18)], 3600, False, id="a tick does not re-raise"),
+]
+
+
+@pytest.mark.parametrize(("steps", "now", "expected"), TICKS)
+def test_a_tick_lets_the_on_delay_elapse(steps: list[Step], now: float, expected: bool) -> None:
+    limits = rule(above=-15, **{"for": "5m"})
+    states = [ThresholdState(), *fold(limits, steps)]
+    assert tick(limits, states[-1], now).active is expected
+
+
+def test_a_tick_keeps_the_breach_and_its_value() -> None:
+    limits = rule(above=-15, **{"for": "5m"})
+    pending = evaluate(limits, ThresholdState(), -14.0, 1000.0)
+    assert tick(limits, pending, 1300.0) == ThresholdState(
+        active=True, pending_since=1000.0, last_value=-14.0
+    )
+
+
+def test_a_tick_does_not_clear() -> None:
+    limits = rule(above=-15)
+    active = ThresholdState(active=True, last_value=-14.0)
+    assert tick(limits, active, 10_000.0) is active
+
+
+@pytest.mark.parametrize(
+    ("limits", "limit", "band"),
+    [
+        ({"above": -15}, -15, 0.3),
+        ({"above": 50}, 50, 1.0),
+        ({"below": 2}, 2, 0.04),
+        ({"above": 0}, 0, 0.0),
+        ({"above": -15, "deadband": 1}, -15, 1.0),
+        ({"above": -15, "deadband": 0}, -15, 0.0),
+    ],
+)
+def test_the_deadband(limits: dict[str, Any], limit: float, band: float) -> None:
+    assert rule(**limits).band(limit) == pytest.approx(band)
