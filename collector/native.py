@@ -20,6 +20,7 @@ from collector.models import METRICS, AccessEvent, Reading, Rejection
 EARLIEST_TS = 946684800.0  # 2000-01-01
 MAX_FUTURE_S = 86400.0
 MAX_PAYLOAD = 64 * 1024
+KEEP_REJECTED = 4096
 # Tuples, not sets: a JSON list or object is unhashable, and `in` on a set would raise.
 _RESULTS = ("granted", "denied")
 _DIRECTIONS = ("in", "out")
@@ -53,7 +54,8 @@ def parse(
             return _access(device, payload, received_at)
         return _reading(device, parts[3], payload, received_at)
     except PayloadError as error:
-        return Rejection(topic, payload, str(error), received_at, device_id)
+        # Keep enough to diagnose; a flood of huge payloads must not fill the agent's disk.
+        return Rejection(topic, payload[:KEEP_REJECTED], str(error), received_at, device_id)
 
 
 def _reading(device: DeviceConfig, metric: str, payload: bytes, received_at: float) -> Reading:

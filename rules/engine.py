@@ -1,7 +1,10 @@
 """Evaluates a site's rules against readings and the passing of time, and keeps its alarms.
 
 The engine is single-threaded and deterministic: time comes in with every call, alarm ids from an
-injected factory. The agent owns one engine in its writer thread and persists what it returns.
+injected factory. Rules run on the agent's clock (a reading's ``received_at``), the same clock the
+ticks use: device clocks drift or lie (devices.md), and an on-delay measured across two clocks is
+wrong by their difference. The agent owns one engine in its writer thread and persists what it
+returns.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from collector.duration import format_duration
 from collector.models import Reading
 from rules import stale, threshold
 from rules.alarm import Alarm, AlarmChange, acknowledge, clear, reraise
@@ -66,13 +70,13 @@ class Engine:
                 if rule.metric != reading.metric:
                     continue
                 state: RuleState = threshold.evaluate(
-                    rule, _threshold(self.states[rule.id]), reading.value, reading.ts
+                    rule, _threshold(self.states[rule.id]), reading.value, reading.received_at
                 )
             elif rule.metric is None or rule.metric == reading.metric:
                 state = stale.seen(_stale(self.states[rule.id]), reading.received_at)
             else:
                 continue
-            changes.extend(self._apply(rule, state, reading.ts, reading.value))
+            changes.extend(self._apply(rule, state, reading.received_at, reading.value))
         return changes
 
     def on_tick(self, now: float) -> list[AlarmChange]:
@@ -171,7 +175,7 @@ def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:
 
 def _describe(rule: Rule) -> str:
     if isinstance(rule, StaleRule):
-        return f"no data from {rule.device} for {rule.after}"
+        return f"no data from {rule.device} for {format_duration(rule.after)}"
     limits = [
         f"above {rule.above:g}" if rule.above is not None else "",
         f"below {rule.below:g}" if rule.below is not None else "",

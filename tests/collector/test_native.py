@@ -19,7 +19,7 @@ from collector.models import (
     Reading,
     Rejection,
 )
-from collector.native import MAX_PAYLOAD, parse, topic_filter
+from collector.native import KEEP_REJECTED, MAX_PAYLOAD, parse, topic_filter
 
 RECEIVED = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 DEVICES = {
@@ -518,3 +518,10 @@ def test_whatever_parse_returns_can_be_stored_as_utf8(topic: str, payload: bytes
     # SQLite takes text as UTF-8; a lone surrogate (a JSON "\\ud800") would fail the whole batch.
     result = parse(topic, payload, RECEIVED, DEVICES)
     assert json.dumps(asdict(result), default=repr, ensure_ascii=False).encode("utf-8")
+
+
+def test_an_oversized_payload_is_kept_only_in_part() -> None:
+    payload = b"7" * (MAX_PAYLOAD + 10)
+    result = parse(FREEZER, payload, RECEIVED, DEVICES)
+    assert isinstance(result, Rejection)
+    assert result.payload == payload[:KEEP_REJECTED]
