@@ -162,3 +162,7 @@ def demo(mqtt_url: str | None, port: int, data_dir: Path) -> None:
     from agent.demo import run_demo
 
     sys.exit(run_demo(mqtt_url=mqtt_url, port=port, data_dir=data_dir))
+
+
+if __name__ == "__main__":
+    main()

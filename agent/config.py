@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -53,6 +53,8 @@ class Mqtt(Strict):
     username: str | None = None
     password: str | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
+    # auto: MQTT v5 (per-session receive window), falling back to 3.1.1 for brokers without v5.
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
 
     @field_validator("url")
     @classmethod

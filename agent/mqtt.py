@@ -8,13 +8,14 @@ killed agent loses nothing the broker delivered — the broker sends it again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -29,6 +30,10 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # How many unacknowledged messages the broker may have in flight to us: commits come in batches,
 # so the window must hold at least one batch or throughput collapses to window / commit interval.
 RECEIVE_MAXIMUM = 20_000
+
+UNSUPPORTED_PROTOCOL = 132  # CONNACK reason code 0x84
+CONNACK_WAIT_S = 5.0
+Protocol = Literal["auto", "5", "3.1.1"]
 
 Submit = Callable[[Reading | AccessEvent | Rejection, Callable[[], None] | None], None]
 
@@ -45,6 +50,7 @@ class Subscriber:
         username: str | None = None,
         password: str | None = None,
         keepalive: int = 30,
+        protocol: Protocol = "auto",
         clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(url)
@@ -57,38 +63,90 @@ class Subscriber:
         self.keepalive = keepalive
         self.connected = False
         self.received = 0
-        self.client = mqtt.Client(
+        self.protocol = protocol
+        self.use_tls = parts.scheme == "mqtts"
+        self.client_id = client_id or f"facilitywatch-agent-{site}"
+        self.username, self.password = username, password
+        self._switching = threading.Lock()
+        self._stopped = False
+        self.client = self._build(mqtt.MQTTv311 if protocol == "3.1.1" else mqtt.MQTTv5)
+
+    def _build(self, version: MQTTProtocolVersion) -> mqtt.Client:
+        client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"facilitywatch-agent-{site}",
-            protocol=mqtt.MQTTv5,
+            client_id=self.client_id,
+            protocol=version,
+            # v3.1.1 asks for a persistent session here; v5 does it at connect (clean_start).
+            clean_session=False if version == mqtt.MQTTv311 else None,
             manual_ack=True,
         )
-        if parts.scheme == "mqtts":
-            self.client.tls_set()
-        if username:
-            self.client.username_pw_set(username, password)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        if self.use_tls:
+            client.tls_set()
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        if version == mqtt.MQTTv5 and self.protocol == "auto":
+            client.on_socket_open = self._watch_connack
+        return client
+
+    def _watch_connack(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # Some brokers (amqtt 0.12) answer a v5 CONNECT with silence instead of a refusal.
+        def check() -> None:
+            if not self.connected and self.client is client:
+                log.warning(
+                    "broker %s:%s did not answer an MQTT v5 CONNECT; using 3.1.1",
+                    self.host,
+                    self.port,
+                )
+                self._fall_back_to_v311()
+
+        timer = threading.Timer(CONNACK_WAIT_S, check)
+        timer.daemon = True
+        timer.start()
 
     def start(self) -> None:
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        self.client.connect_async(
-            self.host, self.port, self.keepalive, clean_start=False, properties=properties
-        )
+        if self.client.protocol == mqtt.MQTTv311:
+            self.client.connect_async(self.host, self.port, self.keepalive)
+        else:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            self.client.connect_async(
+                self.host, self.port, self.keepalive, clean_start=False, properties=properties
+            )
         self.client.loop_start()
 
+    def _fall_back_to_v311(self) -> None:
+        """Reconnect with MQTT 3.1.1 to a broker that refused v5 (older brokers, amqtt)."""
+        with self._switching:
+            old = self.client
+            if old.protocol == mqtt.MQTTv311 or self._stopped:
+                return
+            old.disconnect()
+            old.loop_stop()
+            self.client = self._build(mqtt.MQTTv311)
+            self.start()
+
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        with self._switching:
+            self._stopped = True
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
+            if reason.value == UNSUPPORTED_PROTOCOL and self.protocol == "auto":
+                log.warning(
+                    "broker %s:%s does not speak MQTT v5; using 3.1.1", self.host, self.port
+                )
+                # Not from this thread: loop_stop() joins the thread running this callback.
+                threading.Thread(target=self._fall_back_to_v311, daemon=True).start()
+                return
             log.error("broker %s:%s refused the connection: %s", self.host, self.port, reason)
             return
         self.connected = True

@@ -58,6 +58,7 @@ class Agent:
             username=config.mqtt.username,
             password=config.mqtt.password,
             keepalive=config.mqtt.keepalive,
+            protocol=config.mqtt.protocol,
             clock=clock,
         )
         self.scheduler = schedule.Scheduler()

@@ -4,8 +4,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
+from agent.broker import EmbeddedBroker
 from agent.runtime import Agent
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config
@@ -86,3 +88,16 @@ def test_an_alarm_is_raised_from_a_published_reading(agent: Agent, broker: Broke
     client = publisher(broker.port)
     publish(client, "fw/clinic/freezer-1/temperature", {"value": -11.0})
     until(lambda: count(db, "SELECT COUNT(*) FROM alarms WHERE state = 'unacknowledged'") == 1)
+
+
+def test_a_broker_without_mqtt_v5_is_spoken_to_in_3_1_1(tmp_path: Path) -> None:
+    with EmbeddedBroker(tmp_path / "amqtt", engine="amqtt") as amqtt:
+        running = Agent(site_config(tmp_path / "agent.db", amqtt.url))
+        running.start()
+        until(lambda: running.subscriber.connected, timeout=30)
+        assert running.subscriber.client.protocol == mqtt.MQTTv311
+        client = publisher(int(amqtt.url.rsplit(":", 1)[1]))
+        publish(client, "fw/clinic/main-meter/power", b"42")
+        until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)
+        client.disconnect()
+        running.stop()
