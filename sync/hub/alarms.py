@@ -1,0 +1,104 @@
+"""The hub's copy of every site's alarms: merged from agents' snapshots, acknowledged by people.
+
+Both ends may change an alarm (the agent its condition, either end its acknowledgement);
+``rules.alarm.merge`` makes the result independent of the order the copies meet in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select, update
+
+from rules.alarm import Alarm, acknowledge, merge
+from sync.hub import schema
+from sync.hub.auth import User
+from sync.hub.db import HubDB
+from sync.hub.errors import NotPermitted, UnknownAlarm
+from sync.protocol import AlarmRecord
+
+ALARM_FIELDS = tuple(Alarm.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class HubAlarm:
+    site: str
+    alarm: Alarm
+
+
+def from_record(record: AlarmRecord) -> Alarm:
+    return Alarm(**record.model_dump())
+
+
+def from_row(row: RowMapping) -> HubAlarm:
+    return HubAlarm(site=row["site"], alarm=Alarm(**{f: row[f] for f in ALARM_FIELDS}))
+
+
+def row_values(alarm: Alarm) -> dict[str, Any]:
+    return {**asdict(alarm), "state": alarm.state}
+
+
+def merge_into(hubdb: HubDB, conn: Connection, site: str, incoming: Iterable[Alarm]) -> None:
+    """Merge a site's alarm snapshots into the hub's copies, inside the caller's transaction."""
+    merged: dict[str, Alarm] = {}
+    for alarm in incoming:
+        merged[alarm.id] = merge(merged[alarm.id], alarm) if alarm.id in merged else alarm
+    existing = _load(conn, merged, lock=True)
+    new = [row_values(a) | {"site": site} for i, a in merged.items() if i not in existing]
+    if new:
+        conn.execute(hubdb.insert(schema.alarms).on_conflict_do_nothing(), new)
+    for alarm_id, held in existing.items():
+        # An alarm id is the agent's uuid; one claimed by another site is not this agent's to
+        # change.
+        combined = merge(held.alarm, merged[alarm_id])
+        if held.site == site and combined != held.alarm:
+            _save(conn, combined)
+
+
+def acknowledge_alarm(
+    hubdb: HubDB, alarm_id: str, user: User, now: float, note: str | None = None
+) -> HubAlarm:
+    """Acknowledge at the hub now, and queue the action for the alarm's agent.
+
+    Acknowledging an acknowledged alarm changes nothing (the first acknowledgement stands).
+    """
+    if not user.can_acknowledge:
+        raise NotPermitted(user.role, "acknowledge alarms")
+    with hubdb.write() as conn:
+        held = _load(conn, [alarm_id], lock=True).get(alarm_id)
+        if held is None:
+            raise UnknownAlarm(alarm_id)
+        if held.alarm.acked_at is not None:
+            return held
+        acked = acknowledge(held.alarm, user.name, now)
+        _save(conn, acked)
+        conn.execute(
+            schema.alarm_actions.insert().values(
+                site=held.site, alarm_id=alarm_id, action="ack", by=user.name, at=now, note=note
+            )
+        )
+    return HubAlarm(held.site, acked)
+
+
+def get_alarm(hubdb: HubDB, alarm_id: str) -> HubAlarm:
+    with hubdb.read() as conn:
+        held = _load(conn, [alarm_id], lock=False).get(alarm_id)
+    if held is None:
+        raise UnknownAlarm(alarm_id)
+    return held
+
+
+def _load(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, HubAlarm]:
+    query = select(schema.alarms).where(schema.alarms.c.id.in_(list(ids)))
+    # FOR UPDATE (PostgreSQL; SQLite ignores it and holds the write lock already) keeps a
+    # concurrent acknowledgement from being overwritten by a merge that read the row before it.
+    rows = conn.execute(query.with_for_update() if lock else query).mappings()
+    return {row["id"]: from_row(row) for row in rows}
+
+
+def _save(conn: Connection, alarm: Alarm) -> None:
+    values = row_values(alarm)
+    del values["id"]
+    conn.execute(update(schema.alarms).where(schema.alarms.c.id == alarm.id).values(values))

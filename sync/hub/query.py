@@ -1,0 +1,164 @@
+"""What the hub's read API asks of the database: sites, readings, alarms and access events.
+
+Filters are optional and combine with AND; ``start``/``end`` bound the event time inclusively.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, func, select
+
+from rules.alarm import OPEN_STATES
+from sync.hub import schema
+from sync.hub.alarms import HubAlarm, from_row
+from sync.hub.db import HubDB
+from sync.hub.errors import InvalidTime
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 100_000
+StateFilter = Literal["unacknowledged", "acknowledged", "cleared_unacknowledged", "normal", "open"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSummary:
+    id: str
+    name: str
+    timezone: str | None
+    last_sync_at: float | None
+    agent_version: str | None
+    quarantined: int
+    devices: int
+    open_alarms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    site: str
+    seq: int
+    device: str
+    metric: str
+    ts: float
+    value: float
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccessEvent:
+    site: str
+    seq: int
+    device: str
+    ts: float
+    card: str
+    result: str
+    direction: str | None
+    reason: str | None
+    received_at: float
+
+
+def parse_time(name: str, value: str | None) -> float | None:
+    """Unix seconds or ISO 8601 (a time without an offset is taken as UTC)."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return _parse_iso(name, value)
+    if not math.isfinite(seconds):
+        raise InvalidTime(name, value)
+    return seconds
+
+
+def sites(hubdb: HubDB) -> list[SiteSummary]:
+    s, d, a = schema.sites, schema.devices, schema.alarms
+    devices = select(func.count()).where(d.c.site == s.c.id).scalar_subquery()
+    open_alarms = (
+        select(func.count())
+        .where(a.c.site == s.c.id, a.c.state.in_(sorted(OPEN_STATES)))
+        .scalar_subquery()
+    )
+    query = select(s, devices.label("devices"), open_alarms.label("open_alarms")).order_by(s.c.id)
+    with hubdb.read() as conn:
+        return [SiteSummary(**row) for row in conn.execute(query).mappings()]
+
+
+def readings(
+    hubdb: HubDB,
+    *,
+    site: str | None = None,
+    device: str | None = None,
+    metric: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[StoredReading]:
+    r = schema.readings
+    query = _between(select(r), r.c.ts, start, end)
+    query = _equal(query, {r.c.site: site, r.c.device: device, r.c.metric: metric})
+    query = query.order_by(r.c.ts, r.c.site, r.c.seq).limit(limit)
+    with hubdb.read() as conn:
+        return [StoredReading(**row) for row in conn.execute(query).mappings()]
+
+
+def alarms(
+    hubdb: HubDB,
+    *,
+    site: str | None = None,
+    state: StateFilter | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[HubAlarm]:
+    a = schema.alarms
+    query = _equal(select(a), {a.c.site: site})
+    if state == "open":
+        query = query.where(a.c.state.in_(sorted(OPEN_STATES)))
+    elif state is not None:
+        query = query.where(a.c.state == state)
+    query = query.order_by(a.c.raised_at.desc(), a.c.id).limit(limit)
+    with hubdb.read() as conn:
+        return [from_row(row) for row in conn.execute(query).mappings()]
+
+
+def access_events(
+    hubdb: HubDB,
+    *,
+    site: str | None = None,
+    device: str | None = None,
+    card: str | None = None,
+    result: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[StoredAccessEvent]:
+    e = schema.access_events
+    query = _between(select(e), e.c.ts, start, end)
+    query = _equal(query, {e.c.site: site, e.c.device: device, e.c.card: card, e.c.result: result})
+    query = query.order_by(e.c.ts, e.c.site, e.c.seq).limit(limit)
+    with hubdb.read() as conn:
+        return [StoredAccessEvent(**row) for row in conn.execute(query).mappings()]
+
+
+def _parse_iso(name: str, value: str) -> float:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidTime(name, value) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _equal(query: Select[Any], filters: dict[Any, str | None]) -> Select[Any]:
+    return query.where(*(column == value for column, value in filters.items() if value is not None))
+
+
+def _between(
+    query: Select[Any], column: Any, start: float | None, end: float | None
+) -> Select[Any]:
+    if start is not None:
+        query = query.where(column >= start)
+    if end is not None:
+        query = query.where(column <= end)
+    return query

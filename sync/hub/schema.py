@@ -1,0 +1,181 @@
+"""The hub's tables, as SQLAlchemy Core metadata: the shape after every migration has run.
+
+Times are float unix seconds (UTC), like on the wire; sequence numbers are the agent's row ids.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", Double, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", String(100)),
+    Column("last_sync_at", Double),
+    Column("agent_version", String(100)),
+    Column("quarantined", Integer, nullable=False, default=0),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("site", String(100), ForeignKey("sites.id"), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("name", Text),
+    Column("kind", String(50), nullable=False),
+    Column("building", Text),
+    Column("floor", Text),
+    Column("room", Text),
+    Column("department", Text),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(100), ForeignKey("sites.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Double, nullable=False),
+    Column("revoked_at", Double),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("expires_at", Double),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("device", String(200), nullable=False),
+    Column("metric", String(50), nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Index("readings_site_device_metric_ts", "site", "device", "metric", "ts"),
+    Index("readings_ts", "ts"),
+)
+
+latest_readings = Table(
+    "latest_readings",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("device", String(200), primary_key=True),
+    Column("metric", String(50), primary_key=True),
+    Column("ts", Double, nullable=False),
+    Column("value", Double, nullable=False),
+)
+
+access_events = Table(
+    "access_events",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("device", String(200), nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("card", String(200), nullable=False),
+    Column("result", String(10), nullable=False),
+    Column("direction", String(10)),
+    Column("reason", Text),
+    Column("received_at", Double, nullable=False),
+    Index("access_events_site_ts", "site", "ts"),
+    Index("access_events_card_ts", "card", "ts"),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("site", String(100), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("device", String(200), nullable=False),
+    Column("metric", String(50)),
+    Column("severity", String(50), nullable=False),
+    Column("post", String(200)),
+    Column("message", Text, nullable=False),
+    Column("raised_at", Double, nullable=False),
+    Column("changed_at", Double, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("value", Double),
+    Column("acked_at", Double),
+    Column("acked_by", String(200)),
+    Column("cleared_at", Double),
+    # Derived from active and acked_at (rules.alarm.Alarm.state), stored to filter in SQL.
+    Column("state", String(30), nullable=False),
+    Index("alarms_site_state", "site", "state"),
+    Index("alarms_raised_at", "raised_at"),
+)
+
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("alarm_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("by", String(200)),
+    Index("alarm_events_alarm", "alarm_id"),
+)
+
+alarm_actions = Table(
+    "alarm_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(100), nullable=False),
+    Column("alarm_id", String(100), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("note", Text),
+    Column("applied_at", Double),
+    Index("alarm_actions_site_applied", "site", "applied_at"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("stream", String(20), primary_key=True),
+    Column("acked", BigInteger, nullable=False),
+)

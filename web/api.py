@@ -1,0 +1,140 @@
+"""``/api/v1``: the agents' sync endpoint and the JSON read API. Each route parses, calls the
+library once, and shapes the answer."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from sync.hub import alarms, query
+from sync.hub.errors import InvalidBatch
+from sync.hub.ingest import apply_batch
+from sync.protocol import SyncAck, SyncBatch
+from web.schemas import AccessEventOut, AlarmOut, Items, ReadingOut, SiteOut, items
+from web.security import AgentSite, ApiUser, Hub
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+router = APIRouter(prefix="/api/v1")
+
+Limit = Annotated[int, Query(ge=1, le=query.MAX_LIMIT)]
+From = Annotated[str | None, Query(alias="from", description="ISO 8601 or unix seconds")]
+To = Annotated[str | None, Query(alias="to", description="ISO 8601 or unix seconds")]
+
+
+@router.post("/sync", tags=["agents"])
+async def sync(request: Request, site: AgentSite, hubdb: Hub) -> SyncAck:
+    """Store an agent's batch (a ``SyncBatch``, JSON, optionally gzip) and acknowledge it."""
+    batch = parse_batch(await request.body(), request.headers.get("content-encoding", ""))
+    return await run_in_threadpool(apply_batch, hubdb, site, batch, time.time())
+
+
+@router.get("/sites", tags=["read"])
+def sites(_user: ApiUser, hubdb: Hub) -> Items[SiteOut]:
+    return items(SiteOut, query.sites(hubdb))
+
+
+@router.get("/readings", tags=["read"])
+def readings(
+    _user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    metric: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> Items[ReadingOut]:
+    """Readings in time order (oldest first)."""
+    found = query.readings(
+        hubdb,
+        site=site,
+        device=device,
+        metric=metric,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    return items(ReadingOut, found)
+
+
+@router.get("/alarms", tags=["read"])
+def list_alarms(
+    _user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    state: query.StateFilter | None = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> Items[AlarmOut]:
+    """Alarms, newest first; ``state=open`` is every state but ``normal``."""
+    found = query.alarms(hubdb, site=site, state=state, limit=limit)
+    return Items[AlarmOut](items=[AlarmOut.of(a) for a in found])
+
+
+@router.get("/alarms/{alarm_id}", tags=["read"])
+def get_alarm(alarm_id: str, _user: ApiUser, hubdb: Hub) -> AlarmOut:
+    return AlarmOut.of(alarms.get_alarm(hubdb, alarm_id))
+
+
+@router.post("/alarms/{alarm_id}/ack", tags=["alarms"])
+def acknowledge(alarm_id: str, user: ApiUser, hubdb: Hub) -> AlarmOut:
+    """Acknowledge (roles admin, maintenance); the site's agent learns it on its next sync."""
+    return AlarmOut.of(alarms.acknowledge_alarm(hubdb, alarm_id, user, time.time()))
+
+
+@router.get("/access-events", tags=["read"])
+def access_events(
+    _user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    card: str | None = None,
+    result: Literal["granted", "denied"] | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> Items[AccessEventOut]:
+    """Access events in time order (oldest first)."""
+    found = query.access_events(
+        hubdb,
+        site=site,
+        device=device,
+        card=card,
+        result=result,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    return items(AccessEventOut, found)
+
+
+def parse_batch(body: bytes, encoding: str) -> SyncBatch:
+    if len(body) > MAX_BATCH_BYTES:
+        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes")
+    if encoding.strip().lower() == "gzip":
+        body = _gunzip(body)
+    elif encoding.strip() not in ("", "identity"):
+        raise InvalidBatch(f"unsupported Content-Encoding {encoding!r}")
+    try:
+        return SyncBatch.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[:3]
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in first)
+        raise InvalidBatch(reasons) from None
+
+
+def _gunzip(body: bytes) -> bytes:
+    # Bounded: a few kilobytes of gzip can claim gigabytes.
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_BATCH_BYTES + 1)
+    except zlib.error as error:
+        raise InvalidBatch(f"body is not valid gzip: {error}") from None
+    if len(data) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
+        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes once decompressed")
+    return data

@@ -1,0 +1,75 @@
+"""The hub's web application: the sync endpoint, the read API and the pages, over one database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from sync.hub.db import open_hub
+from sync.hub.errors import (
+    Conflict,
+    Forbidden,
+    HubError,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from web import api, pages
+from web.security import LoginRequired
+
+STATIC = Path(__file__).parent / "static"
+STATUS: tuple[tuple[type[HubError], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+)
+
+
+def create_app(db_url: str) -> FastAPI:
+    """Open (and migrate) the hub database at ``db_url`` and build the app around it.
+
+    The handle is ``app.state.hubdb``; it is closed when the app shuts down.
+    """
+    hubdb = open_hub(db_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        hubdb.close()
+
+    app = FastAPI(title="facilitywatch hub", version=_version(), lifespan=lifespan)
+    app.state.hubdb = hubdb
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(HubError)
+    async def refused(_request: Request, error: HubError) -> Response:
+        status = status_of(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, _error: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    return app
+
+
+def status_of(error: HubError) -> int:
+    return next((status for kind, status in STATUS if isinstance(error, kind)), 400)
+
+
+def _version() -> str:
+    try:
+        return version("facilitywatch")
+    except PackageNotFoundError:
+        return "0"
