@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from agent.config import ConfigError, SiteConfig, load_site
+from sync.hub.db import HubDB
+from sync.hub.errors import HubError
 
 DEFAULT_HUB_DB = "sqlite:///./hub-data/hub.db"
 
@@ -124,10 +126,13 @@ def hub_serve(db_url: str, host: str, port: int) -> None:
 @click.argument("site")
 def hub_create_agent(db_url: str, site: str) -> None:
     """Register SITE and print a new agent token (the last line)."""
-    from sync.hub import auth, db
+    from sync.hub import auth
 
-    hubdb = db.open_hub(db_url)
-    token = auth.create_agent(hubdb, site)
+    hubdb = _open_hub(db_url)
+    try:
+        token = auth.create_agent(hubdb, site)
+    except HubError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"agent token for site {site} (shown once; put it in the site's hub.token):")
     click.echo(token)
 
@@ -142,13 +147,25 @@ def hub_create_agent(db_url: str, site: str) -> None:
 )
 def hub_create_user(db_url: str, name: str, role: str) -> None:
     """Create a user; print the password and, as the last line, an API token."""
-    from sync.hub import auth, db
+    from sync.hub import auth
 
-    hubdb = db.open_hub(db_url)
-    password, token = auth.create_user(hubdb, name, role)
+    hubdb = _open_hub(db_url)
+    try:
+        password, token = auth.create_user(hubdb, name, role)
+    except HubError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"user {name} ({role}) password: {password}")
     click.echo("API token (shown once):")
     click.echo(token)
+
+
+def _open_hub(db_url: str) -> HubDB:
+    from sync.hub import db
+
+    try:
+        return db.open_hub(db_url)
+    except HubError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

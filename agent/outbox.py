@@ -33,6 +33,8 @@ def build_batch(
     now: float,
     devices: list[DeviceConfig] | None = None,
     agent_version: str = "",
+    site_name: str | None = None,
+    timezone: str | None = None,
 ) -> SyncBatch:
     cursors = store.cursors(conn)
     alarm_events = _alarm_events(conn, cursors.get("alarm_events", 0), limit)
@@ -42,6 +44,8 @@ def build_batch(
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return SyncBatch(
         site=site,
+        site_name=site_name,
+        timezone=timezone,
         agent_version=agent_version,
         sent_at=now,
         devices=[device_info(d) for d in devices] if devices is not None else None,

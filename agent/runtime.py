@@ -82,6 +82,8 @@ class Agent:
             interval=hub.sync_interval.total_seconds(),
             batch_size=hub.batch_size,
             agent_version=agent_version(),
+            site_name=self.config.site.name,
+            timezone=self.config.site.timezone,
             clock=self.clock,
         )
 

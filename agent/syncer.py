@@ -41,8 +41,12 @@ class Syncer:
         interval: float,
         batch_size: int,
         agent_version: str = "",
+        site_name: str | None = None,
+        timezone: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.site_name = site_name
+        self.timezone = timezone
         self.conn = conn
         self.client = client
         self.writer = writer
@@ -75,6 +79,8 @@ class Syncer:
             now=now,
             devices=None if self._devices_sent else self.devices,
             agent_version=self.agent_version,
+            site_name=self.site_name,
+            timezone=self.timezone,
         )
         ack = self.client.push(batch)
         self.writer.submit(

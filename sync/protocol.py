@@ -89,6 +89,8 @@ class Chunk(Wire, Generic[T]):
 class SyncBatch(Wire):
     protocol: int = PROTOCOL_VERSION
     site: str
+    site_name: str | None = None
+    timezone: str | None = None
     agent_version: str = ""
     sent_at: float
     devices: list[DeviceInfo] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from sync.hub.errors import (
     NotFound,
     Unauthenticated,
 )
+from sync.hub.serve import DB_ENV
 from web import api, pages
 from web.security import LoginRequired
 
@@ -31,6 +33,11 @@ STATUS: tuple[tuple[type[HubError], int], ...] = (
     (Conflict, 409),
     (InvalidInput, 422),
 )
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ``hub serve`` hands uvicorn: the database URL comes in ``FW_HUB_DB``."""
+    return create_app(os.environ[DB_ENV])
 
 
 def create_app(db_url: str) -> FastAPI:

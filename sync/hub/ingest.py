@@ -96,12 +96,17 @@ def pending_actions(conn: Connection, site: str) -> list[ActionRecord]:
 
 
 def _upsert_site(hubdb: HubDB, conn: Connection, batch: SyncBatch, now: float) -> None:
-    status = {
+    status: dict[str, object] = {
         "last_sync_at": now,
         "agent_version": batch.agent_version,
         "quarantined": batch.quarantined,
     }
-    insert = hubdb.insert(schema.sites).values(id=batch.site, name=batch.site, **status)
+    # Older batches (and heartbeats) may not name the site; keep what is known then.
+    if batch.site_name:
+        status["name"] = batch.site_name
+    if batch.timezone:
+        status["timezone"] = batch.timezone
+    insert = hubdb.insert(schema.sites).values({"id": batch.site, "name": batch.site} | status)
     conn.execute(insert.on_conflict_do_update(index_elements=["id"], set_=status))
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
+
+DB_ENV = "FW_HUB_DB"
 
 
 def serve(db_url: str, host: str, port: int) -> None:
-    # Imported here: ``web`` builds on this package, so only the process entry point may reach up.
-    from web.app import create_app
-
-    uvicorn.run(create_app(db_url), host=host, port=port, log_level="warning")
+    # By name, not by import: ``web`` builds on this package and nothing may import it.
+    os.environ[DB_ENV] = db_url
+    uvicorn.run(
+        "web.app:create_app_from_env", factory=True, host=host, port=port, log_level="warning"
+    )

@@ -97,6 +97,10 @@ def test_a_reading_becomes_an_alarm_acknowledged_at_the_hub_and_seen_at_the_agen
     assert [(a["rule"], a["device"], a["severity"], a["state"]) for a in alarms] == [
         ("freezer-warm", "freezer-1", "high", "unacknowledged")
     ]
+    sites = hub.api(token, "sites")["items"]
+    assert [(s["id"], s["name"], s["timezone"]) for s in sites] == [
+        (SITE, "Test Clinic", "Asia/Shanghai")
+    ]
     readings = hub.api(token, "readings", site=SITE, device="freezer-1")["items"]
     assert [r["value"] for r in readings] == [-18.5, -12.0]
 

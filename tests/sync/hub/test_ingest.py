@@ -127,6 +127,15 @@ def test_the_site_row_follows_the_agent(hubdb: HubDB) -> None:
     }
 
 
+def test_the_site_takes_its_name_and_time_zone_from_the_agent(hubdb: HubDB) -> None:
+    named = batch().model_copy(update={"site_name": "诊所 Clinic", "timezone": "Asia/Shanghai"})
+    apply_batch(hubdb, "clinic", named, T0)
+    apply_batch(hubdb, "clinic", batch(), T0 + 5)
+    with hubdb.read() as conn:
+        row = conn.execute(select(schema.sites.c.name, schema.sites.c.timezone)).one()
+    assert tuple(row) == ("诊所 Clinic", "Asia/Shanghai")
+
+
 def test_devices_are_updated_when_sent(hubdb: HubDB) -> None:
     apply_batch(hubdb, "clinic", batch(devices=DEVICES), T0)
     renamed = [DEVICES[0].model_copy(update={"name": "Freezer <b>"})]

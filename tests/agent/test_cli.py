@@ -1,0 +1,73 @@
+"""The ``facilitywatch`` command as a person runs it: help everywhere, clean errors, no tracebacks."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = [
+    [],
+    ["check-config"],
+    ["agent"],
+    ["agent", "run"],
+    ["agent", "status"],
+    ["hub"],
+    ["hub", "serve"],
+    ["hub", "create-agent"],
+    ["hub", "create-user"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS[1:], ids=" ".join)
+def test_every_command_is_in_the_readme(command: list[str]) -> None:
+    assert f"facilitywatch {' '.join(command)}" in (ROOT / "README.md").read_text()
+
+
+def test_the_example_config_checks_out() -> None:
+    result = CliRunner().invoke(main, ["check-config", str(ROOT / "examples/demo-site.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "ok — site demo-hospital" in result.output
+
+
+def test_a_broken_config_prints_every_error_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        "site: {id: s}\n"
+        "devices:\n"
+        "  - {id: a, kind: power_meter}\n"
+        "  - {id: b, kind: toaster}\n"
+        "rules:\n"
+        "  - {id: r, type: stale, device: a, after: soon}\n"
+    )
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 1
+    assert "devices[1].kind: Input should be" in result.output
+    assert "rules[0].after: not a duration: 'soon'" in result.output
+
+
+def test_a_duplicate_user_is_a_clear_error(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    runner = CliRunner()
+    first = runner.invoke(main, ["hub", "create-user", "li", "--role", "energy", "--db", db])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["hub", "create-user", "li", "--role", "energy", "--db", db])
+    assert again.exit_code == 1
+    assert "Error:" in again.output
+    assert "Traceback" not in again.output
+
+
+def test_a_bad_database_url_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["hub", "create-agent", "s", "--db", "mysql://nope"])
+    assert result.exit_code == 1
+    assert "Error:" in result.output
