@@ -41,7 +41,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """CREATE TABLE alarms (
             id TEXT PRIMARY KEY, rule TEXT NOT NULL, device TEXT NOT NULL, metric TEXT,
             severity TEXT NOT NULL, post TEXT, message TEXT NOT NULL, raised_at REAL NOT NULL,
-            changed_at REAL NOT NULL, active INTEGER NOT NULL, value REAL, acked_at REAL,
+            changed_at REAL NOT NULL, active INTEGER NOT NULL, activations INTEGER NOT NULL,
+            value REAL, acked_at REAL,
             acked_by TEXT, cleared_at REAL, state TEXT NOT NULL)"""
     )
     db.execute("CREATE INDEX alarms_state ON alarms (state)")

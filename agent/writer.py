@@ -247,7 +247,9 @@ class Writer:
             if known:
                 continue
             try:
-                change = self.engine.acknowledge(action.alarm_id, action.by, action.at)
+                change = self.engine.acknowledge(
+                    action.alarm_id, action.by, action.at, action.activation
+                )
                 changes += [change] if change else []
             except UnknownAlarm:
                 # Already closed here (or never ours): nothing to apply, but say it was seen.

@@ -34,6 +34,8 @@ class Alarm:
     raised_at: float
     changed_at: float
     active: bool = True
+    # How many times the condition became active; an acknowledgement belongs to one activation.
+    activations: int = 1
     value: float | None = None
     acked_at: float | None = None
     acked_by: str | None = None
@@ -72,16 +74,27 @@ def clear(alarm: Alarm, at: float, value: float | None = None) -> Alarm:
 
 def reraise(alarm: Alarm, at: float, value: float | None) -> Alarm:
     """The condition returned before anyone acknowledged the last one: same alarm, loud again."""
-    return replace(alarm, active=True, cleared_at=None, changed_at=at, value=value)
+    return replace(
+        alarm,
+        active=True,
+        cleared_at=None,
+        changed_at=at,
+        value=value,
+        activations=alarm.activations + 1,
+    )
 
 
 def merge(ours: Alarm, theirs: Alarm) -> Alarm:
     """Combine two copies of one alarm: the result does not depend on the order of arrival.
 
-    The condition comes from whichever copy saw the later change; the earliest acknowledgement wins.
+    The condition comes from whichever copy saw the later change; the earliest acknowledgement
+    of that activation wins. An acknowledgement of an earlier activation does not carry over: a
+    person who acknowledged an excursion that had ended has not seen the one that followed.
     """
-    newer = max(ours, theirs, key=lambda a: (a.changed_at, not a.active))
-    acks = [a for a in (ours, theirs) if a.acked_at is not None]
+    newer = max(ours, theirs, key=lambda a: (a.activations, a.changed_at, not a.active))
+    acks = [
+        a for a in (ours, theirs) if a.acked_at is not None and a.activations == newer.activations
+    ]
     first = min(acks, key=lambda a: (a.acked_at or 0.0, a.acked_by or "")) if acks else None
     return replace(
         newer,

@@ -91,10 +91,15 @@ class Engine:
             changes.extend(self._apply(rule, state, now, value))
         return changes
 
-    def acknowledge(self, alarm_id: str, by: str, at: float) -> AlarmChange | None:
-        """Acknowledge an open alarm; None when it already was."""
+    def acknowledge(
+        self, alarm_id: str, by: str, at: float, activation: int | None = None
+    ) -> AlarmChange | None:
+        """Acknowledge an open alarm; None when it already was, or when the acknowledgement
+        was given for an earlier activation (see ``rules.alarm.merge``)."""
         for rule_id, alarm in self.alarms.items():
             if alarm.id == alarm_id:
+                if activation is not None and activation != alarm.activations:
+                    return None
                 acked = acknowledge(alarm, by, at)
                 if acked is alarm:
                     return None

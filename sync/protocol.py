@@ -63,6 +63,7 @@ class AlarmRecord(Wire):
     raised_at: float
     changed_at: float
     active: bool
+    activations: int = 1
     value: float | None = None
     acked_at: float | None = None
     acked_by: str | None = None
@@ -110,6 +111,8 @@ class ActionRecord(Wire):
     by: str
     at: float
     note: str | None = None
+    # The activation the person saw; an ack does not carry over to a later one.
+    activation: int | None = None
 
 
 class SyncAck(Wire):

@@ -76,7 +76,13 @@ def acknowledge_alarm(
         _save(conn, acked)
         conn.execute(
             schema.alarm_actions.insert().values(
-                site=held.site, alarm_id=alarm_id, action="ack", by=user.name, at=now, note=note
+                site=held.site,
+                alarm_id=alarm_id,
+                action="ack",
+                by=user.name,
+                at=now,
+                note=note,
+                activation=held.alarm.activations,
             )
         )
     return HubAlarm(held.site, acked)

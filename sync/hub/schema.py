@@ -136,6 +136,7 @@ alarms = Table(
     Column("raised_at", Double, nullable=False),
     Column("changed_at", Double, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("activations", Integer, nullable=False, server_default="1"),
     Column("value", Double),
     Column("acked_at", Double),
     Column("acked_by", String(200)),
@@ -168,6 +169,7 @@ alarm_actions = Table(
     Column("by", String(200), nullable=False),
     Column("at", Double, nullable=False),
     Column("note", Text),
+    Column("activation", Integer),
     Column("applied_at", Double),
     Index("alarm_actions_site_applied", "site", "applied_at"),
 )

@@ -1,4 +1,4 @@
-"""The ``facilitywatch`` command as a person runs it: help everywhere, clean errors, no tracebacks."""
+"""The ``facilitywatch`` command as people run it: help, clean errors, no tracebacks."""
 
 from pathlib import Path
 

@@ -121,7 +121,7 @@ def test_only_normal_is_closed(steps: list[Step], is_open: bool) -> None:
         ),
         pytest.param(
             [cleared(200.0), reraised(300.0, -13.0)],
-            replace(RAISED, changed_at=300.0, value=-13.0),
+            replace(RAISED, changed_at=300.0, value=-13.0, activations=2),
             id="a reraise keeps the id and when it was first raised",
         ),
     ],
@@ -215,3 +215,16 @@ def test_merge_is_associative(copies: list[Alarm]) -> None:
 @given(replicas(1))
 def test_merge_is_idempotent(copies: list[Alarm]) -> None:
     assert merge(copies[0], copies[0]) == copies[0]
+
+
+def test_reraise_counts_activations() -> None:
+    again = reraise(clear(RAISED, 110.0), 120.0, -13.0)
+    assert (again.activations, again.state) == (2, "unacknowledged")
+
+
+def test_an_ack_of_an_earlier_activation_does_not_carry_over() -> None:
+    acked_when_cleared = acknowledge(clear(RAISED, 110.0), "li", 130.0)
+    reraised_meanwhile = reraise(clear(RAISED, 110.0), 120.0, -13.0)
+    merged = merge(acked_when_cleared, reraised_meanwhile)
+    assert (merged.state, merged.acked_at, merged.activations) == ("unacknowledged", None, 2)
+    assert merge(reraised_meanwhile, acked_when_cleared) == merged

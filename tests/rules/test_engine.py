@@ -112,7 +112,7 @@ def test_a_cleared_alarm_records_when_and_the_value(engine: Engine) -> None:
 def test_a_reraise_is_the_same_alarm(engine: Engine) -> None:
     engine.on_reading(power(60_000, T0 + 10))
     engine.on_reading(power(1_000, T0 + 70))
-    reraised = replace(PEAK, changed_at=T0 + 130, value=65_000.0)
+    reraised = replace(PEAK, changed_at=T0 + 130, value=65_000.0, activations=2)
     assert engine.on_reading(power(65_000, T0 + 130)) == [
         AlarmChange(reraised, "reraised", T0 + 130)
     ]
@@ -226,6 +226,18 @@ def test_acknowledging_a_cleared_alarm_closes_it(engine: Engine) -> None:
     assert (closed.state, engine.alarms) == ("normal", {})
     [raised] = engine.on_reading(power(60_000, T0 + 130))
     assert (raised.kind, raised.alarm.id) == ("raised", "alarm-2")
+
+
+def test_an_ack_given_for_an_earlier_activation_is_not_applied(engine: Engine) -> None:
+    engine.on_reading(power(60_000, T0 + 10))
+    engine.on_reading(power(1_000, T0 + 70))
+    [again] = engine.on_reading(power(60_000, T0 + 130))
+    assert (again.kind, again.alarm.activations) == ("reraised", 2)
+    assert engine.acknowledge("alarm-1", "li", T0 + 140, activation=1) is None
+    assert engine.alarms["meter-peak"].state == "unacknowledged"
+    change = engine.acknowledge("alarm-1", "li", T0 + 150, activation=2)
+    assert change is not None
+    assert change.alarm.state == "acknowledged"
 
 
 def test_acknowledge_an_unknown_alarm(engine: Engine) -> None:

@@ -220,3 +220,16 @@ def test_concurrent_batches_store_everything_once(hubdb: HubDB) -> None:
         acks = list(pool.map(send, range(16)))
     assert {a.acked["readings"] for a in acks} == {50}
     assert count(hubdb, schema.readings) == 100
+
+
+def test_an_ack_of_an_ended_excursion_does_not_silence_the_next_one(hubdb: HubDB) -> None:
+    cleared = alarm(active=False, changed_at=T0 + 30, cleared_at=T0 + 30)
+    apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, cleared, "cleared")]), T0)
+    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 100)
+    # Meanwhile, offline, the site saw the condition come back before it heard of the ack.
+    again = alarm(changed_at=T0 + 60, activations=2)
+    ack = apply_batch(
+        hubdb, "clinic", batch(alarm_events=[alarm_event(2, again, "reraised")], after=1), T0
+    )
+    assert (hub_alarm(hubdb).state, hub_alarm(hubdb).activations) == ("unacknowledged", 2)
+    assert [(a.alarm_id, a.activation) for a in ack.actions] == [("a1", 1)]
