@@ -24,12 +24,7 @@ def main() -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 def check_config(config: Path) -> None:
     """Validate a site YAML file and print every error with its path."""
-    try:
-        site, warnings = load_site(config)
-    except ConfigError as error:
-        for line in error.errors:
-            click.echo(f"{config}: {line}", err=True)
-        sys.exit(1)
+    site, warnings = _load_or_exit(config, exit_code=1)
     for warning in warnings:
         click.echo(f"{config}: warning: {warning}", err=True)
     click.echo(
@@ -62,7 +57,7 @@ def agent_status(config: Path) -> None:
     from agent import store
     from agent.status import read_status
 
-    site = _load_or_exit(config)
+    site, _ = _load_or_exit(config)
     if not site.storage.path.exists():
         click.echo(f"no store at {site.storage.path} yet", err=True)
         sys.exit(1)
@@ -85,14 +80,13 @@ def agent_status(config: Path) -> None:
         click.echo(f"  {alarm.severity:<8} {alarm.state:<22} {alarm.rule}: {alarm.message}")
 
 
-def _load_or_exit(config: Path) -> SiteConfig:
+def _load_or_exit(config: Path, exit_code: int = 2) -> tuple[SiteConfig, list[str]]:
     try:
-        site, _ = load_site(config)
+        return load_site(config)
     except ConfigError as error:
         for line in error.errors:
             click.echo(f"{config}: {line}", err=True)
-        sys.exit(2)
-    return site
+        sys.exit(exit_code)
 
 
 @main.group()
