@@ -9,7 +9,7 @@ import pytest
 
 from agent.broker import EmbeddedBroker
 from agent.runtime import Agent
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, private_broker
 from tests.support.site import publish, publisher, site_config
 from tests.support.wait import until
 
@@ -98,6 +98,21 @@ def test_a_broker_without_mqtt_v5_is_spoken_to_in_3_1_1(tmp_path: Path) -> None:
         assert running.subscriber.client.protocol == mqtt.MQTTv311
         client = publisher(int(amqtt.url.rsplit(":", 1)[1]))
         publish(client, "fw/clinic/main-meter/power", b"42")
+        until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)
+        client.disconnect()
+        running.stop()
+
+
+def test_the_agent_rides_out_a_broker_outage(tmp_path: Path) -> None:
+    with private_broker(tmp_path / "first") as first:
+        running = Agent(site_config(tmp_path / "agent.db", first.url))
+        running.start()
+        until(lambda: running.subscriber.connected)
+    until(lambda: not running.subscriber.connected)
+    with private_broker(tmp_path / "second", port=first.port):
+        until(lambda: running.subscriber.connected, timeout=90)
+        client = publisher(first.port)
+        publish(client, "fw/clinic/main-meter/power", b"7")
         until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)
         client.disconnect()
         running.stop()

@@ -35,8 +35,8 @@ class Broker:
 
 
 @contextmanager
-def private_broker(workdir: Path) -> Iterator[Broker]:
-    port = free_port()
+def private_broker(workdir: Path, port: int | None = None) -> Iterator[Broker]:
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
     # max_queued_messages: the default (1000) drops QoS 1 messages for a session that is away,
