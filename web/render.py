@@ -1,9 +1,11 @@
-"""How times and values look to people and in JSON: ISO 8601 UTC, ages, units."""
+"""How times and values look to people and in JSON: ISO 8601 UTC in the API; on the pages,
+the site's local time, ages, and numbers with their units as a facilities office writes them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
@@ -18,10 +20,18 @@ def iso(ts: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def when(ts: float | None) -> str:
+def when(ts: float | None, timezone: str | None = None) -> str:
+    """Local time at the site, with its zone, because that is the time on the wall there."""
     if ts is None:
         return "—"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, _zone(timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _zone(name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def age(ts: float | None, now: float) -> str:
@@ -35,11 +45,18 @@ def age(ts: float | None, now: float) -> str:
 
 
 def quantity(value: float | None, metric: str | None) -> str:
+    """``3,862,420 kWh``, ``-18.4 °C``, ``open``: never scientific notation."""
     if value is None:
         return "—"
+    if metric == "contact":
+        return "open" if value >= 0.5 else "closed"
     spec = METRICS.get(metric or "")
     unit = spec.unit if spec else ""
-    return f"{value:.6g} {unit}".rstrip()
+    places = 0 if abs(value) >= 1000 else 1 if abs(value) >= 100 else 2
+    number = f"{value:,.{places}f}"
+    if "." in number:
+        number = number.rstrip("0").rstrip(".")
+    return f"{number} {unit}".rstrip()
 
 
 def environment() -> jinja2.Environment:

@@ -1,4 +1,5 @@
-"""What the dashboard shows per site: its open alarms and the latest value of every metric."""
+"""What the dashboard shows per site: open alarms, the latest value of every metric and the
+last swipe at every gate."""
 
 from __future__ import annotations
 
@@ -38,11 +39,22 @@ class LatestReading:
 
 
 @dataclass(frozen=True, slots=True)
+class LatestAccess:
+    device: Device
+    ts: float
+    card: str
+    result: str
+    direction: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SiteBoard:
     site: query.SiteSummary
     alarms: list[HubAlarm]
     readings: list[LatestReading]
     devices: dict[str, Device]
+    access: list[LatestAccess]
 
     def device(self, device_id: str) -> Device:
         return self.devices.get(device_id) or _unknown(device_id)
@@ -61,6 +73,7 @@ def _board(conn: Connection, site: query.SiteSummary) -> SiteBoard:
         alarms=_open_alarms(conn, site.id),
         readings=_latest(conn, site.id, devices),
         devices=devices,
+        access=_latest_access(conn, site.id, devices),
     )
 
 
@@ -92,6 +105,22 @@ def _latest(conn: Connection, site: str, devices: dict[str, Device]) -> list[Lat
             metric=row["metric"],
             ts=row["ts"],
             value=row["value"],
+        )
+        for row in rows
+    ]
+
+
+def _latest_access(conn: Connection, site: str, devices: dict[str, Device]) -> list[LatestAccess]:
+    la = schema.latest_access
+    rows = conn.execute(select(la).where(la.c.site == site).order_by(la.c.device)).mappings()
+    return [
+        LatestAccess(
+            device=devices.get(row["device"]) or _unknown(row["device"]),
+            ts=row["ts"],
+            card=row["card"],
+            result=row["result"],
+            direction=row["direction"],
+            reason=row["reason"],
         )
         for row in rows
     ]

@@ -49,7 +49,7 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         if batch.readings is not None:
             _store_readings(hubdb, conn, site, batch.readings.items)
         if batch.access_events is not None:
-            _insert(hubdb, conn, schema.access_events, site, batch.access_events.items)
+            _store_access(hubdb, conn, site, batch.access_events.items)
         if batch.alarm_events is not None:
             _store_alarm_events(hubdb, conn, site, batch.alarm_events.items)
         _mark_applied(conn, site, batch.applied_actions, now)
@@ -150,6 +150,30 @@ def _store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[Readi
             set_={"ts": insert.excluded.ts, "value": insert.excluded.value},
             # A late, resent or backfilled reading must not replace a newer one.
             where=schema.latest_readings.c.ts <= insert.excluded.ts,
+        ),
+        rows,
+    )
+
+
+def _store_access(hubdb: HubDB, conn: Connection, site: str, items: list[AccessRecord]) -> None:
+    _insert(hubdb, conn, schema.access_events, site, items)
+    latest: dict[str, AccessRecord] = {}
+    for item in items:
+        if item.device not in latest or item.seq > latest[item.device].seq:
+            latest[item.device] = item
+    if not latest:
+        return
+    fields = ("seq", "ts", "card", "result", "direction", "reason")
+    insert = hubdb.insert(schema.latest_access)
+    rows = [
+        {"site": site, "device": e.device} | {f: getattr(e, f) for f in fields}
+        for e in latest.values()
+    ]
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["site", "device"],
+            set_={f: insert.excluded[f] for f in fields},
+            where=schema.latest_access.c.seq < insert.excluded.seq,
         ),
         rows,
     )

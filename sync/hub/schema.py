@@ -106,6 +106,20 @@ latest_readings = Table(
     Column("value", Double, nullable=False),
 )
 
+# The last swipe at each reader, kept at ingest so the dashboard never scans the gate log.
+latest_access = Table(
+    "latest_access",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("device", String(200), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("card", String(200), nullable=False),
+    Column("result", String(10), nullable=False),
+    Column("direction", String(10)),
+    Column("reason", Text),
+)
+
 access_events = Table(
     "access_events",
     metadata,

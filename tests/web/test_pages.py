@@ -82,6 +82,22 @@ def test_the_dashboard_shows_alarms_and_latest_readings(ann: httpx.Client) -> No
     )
 
 
+def test_the_dashboard_shows_the_last_swipe_at_every_gate(ann: httpx.Client) -> None:
+    page = ann.get("/").text
+    gates = page[page.index("Gates: last swipe") :]
+    assert all(
+        text in gates
+        for text in (
+            'data-device="gate-north" class="swipe denied"',
+            "North gate",
+            "&lt;script&gt;card&lt;/script&gt;",
+            "unknown",
+            "2026-11-18 11:06:45 UTC",
+        )
+    )
+    assert "<script>card" not in page
+
+
 def test_hostile_names_are_escaped(ann: httpx.Client) -> None:
     page = ann.get("/").text
     assert (HOSTILE_NAME in page, "<script>" in page) == (True, False)

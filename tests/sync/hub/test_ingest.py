@@ -233,3 +233,16 @@ def test_an_ack_of_an_ended_excursion_does_not_silence_the_next_one(hubdb: HubDB
     )
     assert (hub_alarm(hubdb).state, hub_alarm(hubdb).activations) == ("unacknowledged", 2)
     assert [(a.alarm_id, a.activation) for a in ack.actions] == [("a1", 1)]
+
+
+def test_the_last_swipe_per_gate_is_kept_and_a_resend_does_not_roll_it_back(
+    hubdb: HubDB,
+) -> None:
+    newer = batch(access_events=[access(1, ts=T0, card="A"), access(2, ts=T0 + 9, card="B")])
+    apply_batch(hubdb, "clinic", newer, T0)
+    apply_batch(hubdb, "clinic", batch(access_events=[access(1, ts=T0, card="A")]), T0)
+    with hubdb.read() as conn:
+        rows = conn.execute(
+            select(schema.latest_access.c.device, schema.latest_access.c.card)
+        ).all()
+    assert [tuple(r) for r in rows] == [("gate-north", "B")]
