@@ -66,6 +66,25 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m002_one_row_per_message(db: sqlite_utils.Database) -> None:
+    # A message committed but killed before its PUBACK left is delivered again: its device, metric
+    # and timestamp identify it, so the second copy is ignored instead of counted twice.
+    db.execute(
+        "DELETE FROM readings WHERE id NOT IN"
+        " (SELECT MIN(id) FROM readings GROUP BY device, metric, ts)"
+    )
+    db.execute("DROP INDEX readings_device_metric_ts")
+    db.execute("CREATE UNIQUE INDEX readings_identity ON readings (device, metric, ts)")
+    db.execute(
+        "DELETE FROM access_events WHERE id NOT IN"
+        " (SELECT MIN(id) FROM access_events GROUP BY device, ts, card, result)"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX access_events_identity ON access_events (device, ts, card, result)"
+    )
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

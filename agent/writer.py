@@ -58,6 +58,7 @@ Item = Reading | AccessEvent | Rejection | Tick | SyncAcked | Barrier
 class Stats:
     readings: int = 0
     access_events: int = 0
+    duplicates: int = 0
     alarm_changes: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     commits: int = 0
@@ -85,6 +86,8 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
         self._uncommitted_readings = 0
+        self._uncommitted_access = 0
+        self._uncommitted_duplicates = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -156,6 +159,8 @@ class Writer:
             return
         self.stats.commits += 1
         self.stats.readings += self._uncommitted_readings
+        self.stats.access_events += self._uncommitted_access
+        self.stats.duplicates += self._uncommitted_duplicates
         self.stats.last_commit_seconds = time.perf_counter() - started
         for item, ack in batch:
             if ack is not None:
@@ -166,6 +171,7 @@ class Writer:
             self._announce(change)
 
     def _store(self, batch: list[tuple[Item, Ack | None]]) -> list[AlarmChange]:
+        self._uncommitted_access = self._uncommitted_duplicates = 0
         readings: list[Reading] = []
         changes: list[AlarmChange] = []
         for item, _ in batch:
@@ -180,11 +186,14 @@ class Writer:
                 changes += self.engine.on_tick(item.now)
             elif isinstance(item, SyncAcked):
                 changes += self._apply_sync(item)
+        before = self.conn.total_changes
         self.conn.executemany(
-            "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO readings (device, metric, ts, value, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
             [(r.device, r.metric, r.ts, r.value, r.received_at) for r in readings],
         )
-        self._uncommitted_readings = len(readings)
+        self._uncommitted_readings = self.conn.total_changes - before
+        self._uncommitted_duplicates += len(readings) - self._uncommitted_readings
         for change in changes:
             self._insert_change(change)
         self._save_states()
@@ -192,7 +201,8 @@ class Writer:
 
     def _insert_access(self, event: AccessEvent) -> None:
         self.conn.execute(
-            "INSERT INTO access_events (device, ts, card, result, direction, reason, received_at)"
+            "INSERT OR IGNORE INTO access_events"
+            " (device, ts, card, result, direction, reason, received_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 event.device,
@@ -204,7 +214,9 @@ class Writer:
                 event.received_at,
             ),
         )
-        self.stats.access_events += 1
+        added: int = self.conn.execute("SELECT changes()").fetchone()[0]
+        self._uncommitted_access += added
+        self._uncommitted_duplicates += 1 - added
 
     def _insert_rejection(self, rejection: Rejection) -> None:
         self.conn.execute(

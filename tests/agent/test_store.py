@@ -1,3 +1,4 @@
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -8,14 +9,14 @@ from agent import store
 def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
     conn = store.open_store(tmp_path / "a.db", "clinic")
     names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial"]
+    assert names == ["m001_initial", "m002_one_row_per_message"]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     store.open_store(tmp_path / "a.db", "clinic").close()
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 2
 
 
 def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:
@@ -24,12 +25,12 @@ def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:
         store.open_store(tmp_path / "a.db", "school")
 
 
-def _insert(conn: object, n: int) -> None:
-    for i in range(n):
-        conn.execute(  # type: ignore[attr-defined]
-            "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?,?,?,?,?)",
-            ("d", "power", float(i), 1.0, float(i)),
-        )
+def _insert(conn: sqlite3.Connection, n: int) -> None:
+    first = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+    conn.executemany(
+        "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?,?,?,?,?)",
+        [("d", "power", float(first + i), 1.0, float(first + i)) for i in range(n)],
+    )
 
 
 def test_cursor_follows_the_hub(tmp_path: Path) -> None:
@@ -48,3 +49,18 @@ def test_a_new_store_is_renumbered_after_what_the_hub_already_holds(tmp_path: Pa
     _insert(conn, 1)
     assert conn.execute("SELECT MAX(id) FROM readings").fetchone()[0] == 1004
     assert store.cursors(conn) == {"readings": 1000}
+
+
+def test_upgrading_a_store_with_duplicate_rows_keeps_the_first(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "a.db")
+    db = store.sqlite_utils.Database(conn)
+    store.migrations.apply(db, stop_before="m002_one_row_per_message")
+    _insert(conn, 2)
+    conn.execute(
+        "INSERT INTO readings (device, metric, ts, value, received_at) VALUES ('d','power',0,9,9)"
+    )
+    store.migrations.apply(db)
+    assert conn.execute("SELECT id, value FROM readings ORDER BY id").fetchall() == [
+        (1, 1.0),
+        (2, 1.0),
+    ]

@@ -1,5 +1,6 @@
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,21 @@ def test_an_active_condition_survives_a_restart_without_a_second_alarm(db: Path)
     second.stop()
     assert rows(db, "SELECT kind FROM alarm_events ORDER BY id") == [("raised",), ("cleared",)]
     assert rows(db, "SELECT COUNT(*) FROM alarms") == [(1,)]
+
+
+def test_a_redelivered_message_is_stored_once_and_counted(writer: Writer, db: Path) -> None:
+    reading = Reading("main-meter", "energy", T0, 1234.5, T0 + 1)
+    swipe = AccessEvent("gate-north", T0, "C001", "granted", "in", None, T0)
+    writer.submit(reading)
+    writer.submit(swipe)
+    assert writer.flush()
+    writer.submit(replace(reading, received_at=T0 + 9))
+    writer.submit(replace(swipe, received_at=T0 + 9))
+    writer.submit(replace(reading, ts=T0 + 60, value=1235.0))
+    assert writer.flush()
+    assert rows(db, "SELECT ts, value, received_at FROM readings ORDER BY id") == [
+        (T0, 1234.5, T0 + 1),
+        (T0 + 60, 1235.0, T0 + 1),
+    ]
+    assert rows(db, "SELECT COUNT(*) FROM access_events") == [(1,)]
+    assert (writer.stats.readings, writer.stats.access_events, writer.stats.duplicates) == (2, 1, 2)
