@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import shutil
@@ -31,6 +32,8 @@ from typing import Literal
 
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
+
+from agent.children import die_with_parent
 
 __all__ = [
     "BrokerError",
@@ -97,6 +100,10 @@ def mosquitto_conf(host: str, port: int) -> str:
         "max_inflight_messages 0\n"
         "log_dest stderr\n"
         "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+        # Run as whoever started the demo: started as root, mosquitto would switch to its own
+        # user, which clears the parent-death signal (agent/children.py) and so lets it outlive
+        # a killed demo.
+        f"user {getpass.getuser()}\n"
     )
 
 
@@ -147,6 +154,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 # A terminal's Ctrl-C must reach only the parent, which stops children in order.
                 process_group=0,
+                preexec_fn=die_with_parent(),
             )
         try:
             wait_listening(self.host, self.port, timeout, self.process)

@@ -13,7 +13,6 @@ Errors::
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 
 from agent.broker import BrokerError, EmbeddedBroker, port_free
+from agent.children import die_with_parent
 from agent.config import ConfigError, SiteConfig, load_site
 from collector import simulator
 
@@ -47,8 +47,6 @@ HUB_START_S = 60.0
 AGENT_SETTLE_S = 3.0
 STOP_S = {"agent": 15.0, "hub": 10.0, "broker": 5.0}
 ALARM_POLL_S = 5.0
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 class DemoError(RuntimeError):
@@ -202,7 +200,7 @@ def spawn(
             env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
             cwd=cwd,
             process_group=0,
-            preexec_fn=_die_with_parent if _LIBC is not None else None,
+            preexec_fn=die_with_parent(),
         )
     return Child(name, process, log)
 
@@ -483,12 +481,6 @@ def _signal_group(child: Child, signum: int) -> None:
     if child.alive():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.process.pid, signum)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): if the demo is killed outright, its children follow."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _indent(text: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import queue
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.broker import EmbeddedBroker, find_mosquitto, pick_port, port_free
+from tests.support.wait import until
 
 NEEDS_MOSQUITTO = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
 NO_V5 = pytest.mark.xfail(strict=True, reason="amqtt 0.12 refuses MQTT v5 connections")
@@ -181,3 +184,26 @@ def test_pick_port_moves_off_a_taken_port() -> None:
         holder.listen()
         taken = holder.getsockname()[1]
         assert pick_port("127.0.0.1", taken) != taken
+
+
+def test_the_broker_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
+    script = (
+        "import sys, time; from pathlib import Path; from agent.broker import EmbeddedBroker;"
+        f"b = EmbeddedBroker(Path({str(tmp_path)!r})).start();"
+        "print(b.process.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    broker_pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(10)
+    parent.stdout.close()
+    until(lambda: not alive(broker_pid), timeout=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
