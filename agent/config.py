@@ -77,6 +77,11 @@ class Storage(Strict):
     commit_interval: Duration = timedelta(milliseconds=50)
 
 
+class Metrics(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
 class Member(Strict):
     name: str
     email: str | None = None
@@ -94,6 +99,8 @@ class SiteConfig(Strict):
     mqtt: Mqtt = Mqtt()
     hub: Hub | None = None
     storage: Storage = Storage()
+    # Prometheus /metrics; null turns it off.
+    metrics: Metrics | None = Metrics()
     devices: list[DeviceConfig] = []
     posts: list[Post] = []
     rules: list[Rule] = []

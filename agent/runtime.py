@@ -10,12 +10,14 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 import schedule
 
 from agent import store
 from agent.config import ConfigError, SiteConfig, load_site
+from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
@@ -66,6 +68,7 @@ class Agent:
         self.syncer = self._syncer()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._metrics: WSGIServer | None = None
 
     def _syncer(self) -> Syncer | None:
         hub = self.config.hub
@@ -92,6 +95,8 @@ class Agent:
         self.subscriber.start()
         if self.syncer is not None:
             self.syncer.start()
+        if self.config.metrics is not None:
+            self._start_metrics(self.config.metrics.host, self.config.metrics.port)
         thread = threading.Thread(target=self._run_scheduler, name="fw-scheduler", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -103,12 +108,27 @@ class Agent:
             self.config.storage.path,
         )
 
+    def _start_metrics(self, host: str, port: int) -> None:
+        reader = store.connect(self.config.storage.path, readonly=True)
+        collector = AgentCollector(self.writer, self.subscriber, self.syncer, reader, self.clock)
+        served = serve_metrics(collector, host, port)
+        if served is not None:
+            self._metrics = served[0]
+            log.info("metrics on http://%s:%s/metrics", host, self._metrics.server_port)
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self._metrics.server_port if self._metrics is not None else None
+
     def _run_scheduler(self) -> None:
         while not self._stop.wait(0.2):
             self.scheduler.run_pending()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._metrics is not None:
+            self._metrics.shutdown()
+            self._metrics.server_close()
         self.subscriber.stop()
         if self.syncer is not None:
             self.syncer.stop()

@@ -62,7 +62,7 @@ class Stats:
     alarm_changes: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     commits: int = 0
-    last_commit_seconds: float = 0.0
+    commit_seconds: float = 0.0
 
 
 class Writer:
@@ -161,7 +161,7 @@ class Writer:
         self.stats.readings += self._uncommitted_readings
         self.stats.access_events += self._uncommitted_access
         self.stats.duplicates += self._uncommitted_duplicates
-        self.stats.last_commit_seconds = time.perf_counter() - started
+        self.stats.commit_seconds += time.perf_counter() - started
         for item, ack in batch:
             if ack is not None:
                 ack()

@@ -17,6 +17,7 @@ site: {{id: {site}, name: Test Clinic, timezone: Asia/Shanghai}}
 mqtt: {{url: "{mqtt_url}", client_id: "agent-{site}-{client}"}}
 {hub}
 storage: {{path: "{db}", commit_interval: 20ms}}
+metrics: {{port: 0}}
 devices:
   - {{id: main-meter, name: Main power meter, kind: power_meter,
      location: {{building: Main, floor: B1, department: Facilities}}}}

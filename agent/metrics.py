@@ -1,0 +1,100 @@
+"""``GET /metrics`` on the agent, in the Prometheus text format.
+
+Values are read from the counters the parts already keep (writer, subscriber, syncer) when
+Prometheus scrapes, so the hot path pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agent import outbox
+from agent.mqtt import Subscriber
+from agent.syncer import Syncer
+from agent.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class AgentCollector(Collector):
+    writer: Writer
+    subscriber: Subscriber
+    syncer: Syncer | None
+    reader: sqlite3.Connection
+    clock: Callable[[], float] = time.time
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.writer.stats
+        received = CounterMetricFamily(
+            "fw_messages_received", "MQTT messages received", labels=["format"]
+        )
+        received.add_metric(["native"], self.subscriber.received)
+        yield received
+        yield CounterMetricFamily("fw_readings_stored", "Readings committed", value=stats.readings)
+        yield CounterMetricFamily(
+            "fw_access_events_stored", "Access events committed", value=stats.access_events
+        )
+        yield CounterMetricFamily(
+            "fw_duplicates",
+            "Redelivered messages recognised and stored once",
+            value=stats.duplicates,
+        )
+        quarantined = CounterMetricFamily(
+            "fw_quarantined", "Payloads rejected into quarantine", labels=["device"]
+        )
+        for device, count in sorted(stats.quarantined.items()):
+            quarantined.add_metric([device], count)
+        yield quarantined
+        yield GaugeMetricFamily(
+            "fw_queue_depth", "Items waiting for the writer", value=self.writer.queue.qsize()
+        )
+        yield CounterMetricFamily("fw_commits", "Writer transactions", value=stats.commits)
+        yield CounterMetricFamily(
+            "fw_commit_seconds", "Time spent committing", value=stats.commit_seconds
+        )
+        yield GaugeMetricFamily(
+            "fw_mqtt_connected",
+            "1 while connected to the broker",
+            value=int(self.subscriber.connected),
+        )
+        yield from self._sync()
+
+    def _sync(self) -> Iterator[Metric]:
+        unsent = GaugeMetricFamily(
+            "fw_unsent", "Records the hub has not acknowledged", labels=["stream"]
+        )
+        for stream, count in outbox.pending(self.reader).items():
+            unsent.add_metric([stream], count)
+        yield unsent
+        if self.syncer is None:
+            return
+        last = self.syncer.status.last_ok
+        lag = GaugeMetricFamily(
+            "fw_sync_lag_seconds", "Seconds since the hub last acknowledged a batch"
+        )
+        lag.add_metric([], self.clock() - last if last is not None else float("nan"))
+        yield lag
+
+
+def serve_metrics(
+    collector: AgentCollector, host: str, port: int
+) -> tuple[WSGIServer, threading.Thread] | None:
+    """Serve /metrics in a thread; a port already taken is logged, not fatal."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(collector)
+    try:
+        return start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        log.warning("metrics: cannot listen on %s:%s (%s); /metrics is off", host, port, error)
+        return None

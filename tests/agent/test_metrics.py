@@ -1,0 +1,48 @@
+"""``GET /metrics`` on a running agent, scraped over HTTP and parsed as Prometheus would."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agent.runtime import Agent
+from tests.support.mosquitto import Broker
+from tests.support.site import publish, publisher, site_config
+from tests.support.wait import until
+
+
+@pytest.fixture
+def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    running.start()
+    until(lambda: running.subscriber.connected)
+    yield running
+    running.stop()
+
+
+def scrape(agent: Agent) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(f"http://127.0.0.1:{agent.metrics_port}/metrics").text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_what_the_agent_did(agent: Agent, broker: Broker) -> None:
+    client = publisher(broker.port)
+    publish(client, "fw/clinic/main-meter/power", {"ts": 1_763_900_000, "value": 5})
+    publish(client, "fw/clinic/main-meter/power", {"ts": 1_763_900_000, "value": 5})
+    publish(client, "fw/clinic/ghost/power", b"1")
+    until(lambda: agent.writer.stats.commits > 0 and sum(agent.writer.stats.quarantined.values()))
+    metrics = scrape(agent)
+    assert metrics[("fw_messages_received_total", (("format", "native"),))] == 3
+    assert metrics[("fw_readings_stored_total", ())] == 1
+    assert metrics[("fw_duplicates_total", ())] == 1
+    assert metrics[("fw_quarantined_total", (("device", "ghost"),))] == 1
+    assert metrics[("fw_unsent", (("stream", "readings"),))] == 1
+    assert metrics[("fw_mqtt_connected", ())] == 1
+    assert metrics[("fw_queue_depth", ())] == 0
+    assert metrics[("fw_commit_seconds_total", ())] > 0
