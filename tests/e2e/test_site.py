@@ -24,6 +24,7 @@ from tests.support.site import publish, publisher, site_yaml
 from tests.support.wait import until
 
 SITE = "clinic"
+T0 = 1_763_900_000
 
 
 def agent_count(db: Path, sql: str) -> int:
@@ -131,7 +132,7 @@ def test_readings_that_arrive_while_the_hub_is_down_reach_it_exactly_once(
     hub.stop()
     client = publisher(broker.port)
     for i in range(300):
-        publish(client, f"fw/{SITE}/main-meter/energy", {"ts": 1_763_900_000 + i, "value": i})
+        publish(client, f"fw/{SITE}/main-meter/energy", {"ts": T0 + i, "value": i})
     until(lambda: agent.count("SELECT COUNT(*) FROM readings") == 300)
     time.sleep(1)  # let the agent fail a few syncs against the stopped hub
     hub.start(hub_log(hub))
@@ -154,12 +155,13 @@ def test_a_killed_agent_keeps_what_it_committed_and_its_alarm_state(
     wait_subscribed(agent)
     client = publisher(broker.port)
     publish(client, f"fw/{SITE}/freezer-1/temperature", {"value": -10.0})
+    # Device timestamps identify a message delivered again after the kill (see agent/store.py).
     for i in range(200):
-        publish(client, f"fw/{SITE}/main-meter/power", i)
+        publish(client, f"fw/{SITE}/main-meter/power", {"ts": T0 + i, "value": i})
     until(lambda: agent.count("SELECT COUNT(*) FROM alarms") == 1)
     agent.kill()
     for i in range(200, 400):
-        publish(client, f"fw/{SITE}/main-meter/power", i)
+        publish(client, f"fw/{SITE}/main-meter/power", {"ts": T0 + i, "value": i})
     agent.start()
     publish(client, f"fw/{SITE}/freezer-1/temperature", {"value": -9.0})
     until(lambda: agent.count("SELECT COUNT(*) FROM readings") == 402, timeout=30)
