@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
+from collector.formats import topic_conflicts
 from rules.spec import Rule, ThresholdRule
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -112,6 +113,7 @@ class SiteConfig(Strict):
         problems += _duplicates("devices", [d.id for d in self.devices])
         problems += _duplicates("posts", [p.id for p in self.posts])
         problems += _duplicates("rules", [r.id for r in self.rules])
+        problems += [f"devices: {line}" for line in topic_conflicts(self.devices)]
         posts = {p.id for p in self.posts}
         for i, rule in enumerate(self.rules):
             device = devices.get(rule.device)

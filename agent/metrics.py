@@ -39,7 +39,8 @@ class AgentCollector(Collector):
         received = CounterMetricFamily(
             "fw_messages_received", "MQTT messages received", labels=["format"]
         )
-        received.add_metric(["native"], self.subscriber.received)
+        for name, count in sorted(self.subscriber.received_by_format.items()):
+            received.add_metric([name], count)
         yield received
         yield CounterMetricFamily("fw_readings_stored", "Readings committed", value=stats.readings)
         yield CounterMetricFamily(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -19,9 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from collector import native
-from collector.config import DeviceConfig
-from collector.models import AccessEvent, Reading, Rejection
+from collector.formats import Parsed, Router
+from collector.models import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,14 @@ UNSUPPORTED_PROTOCOL = 132  # CONNACK reason code 0x84
 CONNACK_WAIT_S = 5.0
 Protocol = Literal["auto", "5", "3.1.1"]
 
-Submit = Callable[[Reading | AccessEvent | Rejection, Callable[[], None] | None], None]
+Submit = Callable[[Parsed, Callable[[], None] | None], None]
 
 
 class Subscriber:
     def __init__(
         self,
         url: str,
-        site: str,
-        devices: Mapping[str, DeviceConfig],
+        router: Router,
         submit: Submit,
         *,
         client_id: str | None = None,
@@ -56,16 +55,17 @@ class Subscriber:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        self.site = site
-        self.devices = dict(devices)
+        self.router = router
+        self.site = router.site
         self.submit = submit
+        self.received_by_format: Counter[str] = Counter()
         self.clock = clock
         self.keepalive = keepalive
         self.connected = False
         self.received = 0
         self.protocol = protocol
         self.use_tls = parts.scheme == "mqtts"
-        self.client_id = client_id or f"facilitywatch-agent-{site}"
+        self.client_id = client_id or f"facilitywatch-agent-{router.site}"
         self.username, self.password = username, password
         self._switching = threading.Lock()
         self._stopped = False
@@ -153,7 +153,7 @@ class Subscriber:
         log.info(
             "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
         )
-        client.subscribe(native.topic_filter(self.site), qos=1)
+        client.subscribe([(topic, 1) for topic in self.router.subscriptions()])
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -166,16 +166,26 @@ class Subscriber:
         self.received += 1
         now = self.clock()
         try:
-            item: Reading | AccessEvent | Rejection = native.parse(
-                message.topic, bytes(message.payload), now, self.devices
-            )
+            topic = message.topic
+            self.received_by_format[self.router.format_of(topic)] += 1
+            items = self.router.parse(topic, bytes(message.payload), now)
         except Exception as error:  # an exception here would kill paho's network thread
             log.exception("parser failed on a message")
             topic = bytes(message._topic).decode("utf-8", "replace")
-            item = Rejection(topic, bytes(message.payload), f"parser error: {error!r}", now)
+            items = [
+                Rejection(topic, bytes(message.payload[:4096]), f"bad message: {error!r}", now)
+            ]
         mid, qos = message.mid, message.qos
 
         def ack() -> None:
             client.ack(mid, qos)
 
-        self.submit(item, ack if qos > 0 else None)
+        if not items:  # nothing to keep (a status message we do not read): done with it now
+            if qos > 0:
+                ack()
+            return
+        # The acknowledgement rides on the message's last item: the writer commits in order, so
+        # it runs only once everything the message became is on disk.
+        for item in items[:-1]:
+            self.submit(item, None)
+        self.submit(items[-1], ack if qos > 0 else None)

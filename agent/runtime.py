@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
 from wsgiref.simple_server import WSGIServer
+from zoneinfo import ZoneInfo
 
 import httpx
 import schedule
@@ -21,6 +22,7 @@ from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
+from collector.formats import build_router
 from rules.engine import Engine
 from sync.client import SyncClient
 
@@ -53,8 +55,7 @@ class Agent:
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
-            config.site.id,
-            config.device_map(),
+            build_router(config.devices, config.site.id, ZoneInfo(config.site.timezone)),
             self.writer.submit,
             client_id=config.mqtt.client_id,
             username=config.mqtt.username,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent import store
+from collector.formats import Availability
 from collector.models import AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
 from rules.engine import Engine, UnknownAlarm
@@ -51,7 +52,7 @@ class Barrier:
     done: threading.Event
 
 
-Item = Reading | AccessEvent | Rejection | Tick | SyncAcked | Barrier
+Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | Barrier
 
 
 @dataclass
@@ -184,6 +185,8 @@ class Writer:
                 self._insert_rejection(item)
             elif isinstance(item, Tick):
                 changes += self.engine.on_tick(item.now)
+            elif isinstance(item, Availability):
+                changes += self.engine.on_availability(item.device, item.online, item.received_at)
             elif isinstance(item, SyncAcked):
                 changes += self._apply_sync(item)
         before = self.conn.total_changes

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DeviceKind = Literal[
     "power_meter", "water_meter", "temperature", "humidity", "door", "access_reader"
@@ -34,9 +35,38 @@ class Location(Strict):
     department: str | None = None
 
 
+FormatName = Literal["native", "tasmota", "zigbee2mqtt", "shelly"]
+# A topic name, not a filter: a wildcard would subscribe to other devices' messages (MQTT 3.1.1
+# section 4.7). No empty level at either end, no control characters; a Zigbee2MQTT friendly name
+# may contain "/" and spaces.
+_TOPIC = re.compile(r"[^+#/\s\x00-\x1f\x7f][^+#\x00-\x1f\x7f]{0,127}(?<![/\s])")
+
+
 class Source(Strict):
-    format: Literal["native"] = "native"
+    """Where a device publishes: ``topic`` is the device's own name (Tasmota topic, Zigbee2MQTT
+    friendly name, Shelly device id); ``base`` is Zigbee2MQTT's base topic (default zigbee2mqtt)."""
+
+    format: FormatName = "native"
     topic: str | None = None
+    base: str | None = None
+
+    @field_validator("topic", "base")
+    @classmethod
+    def _topic_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a topic name (1-128 characters, no + or #, "
+                "no leading or trailing / or space)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _topic_for_format(self) -> Source:
+        if self.format != "native" and self.topic is None:
+            raise ValueError(f"format {self.format} needs source.topic (the device's own name)")
+        if self.base is not None and self.format != "zigbee2mqtt":
+            raise ValueError("source.base applies only to format zigbee2mqtt")
+        return self
 
 
 class DeviceConfig(Strict):

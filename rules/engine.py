@@ -79,6 +79,15 @@ class Engine:
             changes.extend(self._apply(rule, state, reading.received_at, reading.value))
         return changes
 
+    def on_availability(self, device: str, online: bool, at: float) -> list[AlarmChange]:
+        """A device's own word that it went offline (or came back) drives its stale rules."""
+        changes: list[AlarmChange] = []
+        for rule in self._by_device.get(device, ()):
+            if isinstance(rule, StaleRule):
+                state = stale.availability(rule, _stale(self.states[rule.id]), online, at)
+                changes.extend(self._apply(rule, state, at, None))
+        return changes
+
     def on_tick(self, now: float) -> list[AlarmChange]:
         changes: list[AlarmChange] = []
         for rule in self.rules:

@@ -11,12 +11,24 @@ from rules.spec import StaleRule
 class StaleState:
     last_seen: float
     active: bool = False
+    # The device (or its gateway) said it is offline: Tasmota LWT, Zigbee2MQTT availability,
+    # Shelly online, a Modbus meter that stopped answering. No need to wait out ``after``.
+    offline: bool = False
 
 
 def seen(state: StaleState, at: float) -> StaleState:
     return StaleState(last_seen=max(state.last_seen, at), active=False)
 
 
+def availability(rule: StaleRule, state: StaleState, online: bool, now: float) -> StaleState:
+    offline = not online
+    return StaleState(state.last_seen, offline or _silent(rule, state, now), offline)
+
+
 def tick(rule: StaleRule, state: StaleState, now: float) -> StaleState:
-    silent = now - state.last_seen >= rule.after.total_seconds()
-    return state if silent == state.active else StaleState(state.last_seen, silent)
+    active = state.offline or _silent(rule, state, now)
+    return state if active == state.active else StaleState(state.last_seen, active, state.offline)
+
+
+def _silent(rule: StaleRule, state: StaleState, now: float) -> bool:
+    return now - state.last_seen >= rule.after.total_seconds()

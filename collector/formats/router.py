@@ -1,0 +1,116 @@
+"""Which device, in which format, a message is from: one dictionary lookup per message.
+
+Every format topic is an exact topic name, so the table is keyed on the topic itself; the native
+format keeps its site-wide filter ``fw/<site>/+/+``. ``Router.parse`` never raises.
+
+Errors::
+
+    ValueError
+    └── TopicConflict   two devices claim the same topic (raised by build_router, at start-up)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from collector import native
+from collector.config import DeviceConfig
+from collector.formats import shelly, tasmota, zigbee2mqtt
+from collector.formats.base import Format, Parsed
+from collector.models import Rejection
+from collector.native import KEEP_REJECTED
+
+# Adding a format: its module here, its name in collector.config.FormatName, samples in tests.
+FORMATS: dict[str, Format] = {
+    "tasmota": tasmota,
+    "zigbee2mqtt": zigbee2mqtt,
+    "shelly": shelly,
+}
+
+
+class TopicConflict(ValueError):
+    """Two or more devices would read the same topic; ``conflicts`` has one line per topic."""
+
+    def __init__(self, conflicts: list[str]) -> None:
+        super().__init__("\n".join(conflicts))
+        self.conflicts = conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    device: DeviceConfig
+    format: Format
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    site: str
+    tz: ZoneInfo
+    routes: Mapping[str, Route]
+    native_devices: Mapping[str, DeviceConfig]
+    # Device id -> format, to say why a device declared in another format is not read natively.
+    other_formats: Mapping[str, str]
+
+    def subscriptions(self) -> list[str]:
+        return [native.topic_filter(self.site), *self.routes]
+
+    def format_of(self, topic: str) -> str:
+        """The format a topic is read in, for counting: a device's format, else unknown."""
+        route = self.routes.get(topic)
+        if route is not None:
+            return route.device.source.format
+        return "native" if topic.startswith(f"fw/{self.site}/") else "unknown"
+
+    def parse(self, topic: str, payload: bytes, received_at: float) -> list[Parsed]:
+        route = self.routes.get(topic)
+        try:
+            if route is not None:
+                return route.format.parse(route.device, topic, payload, received_at, self.tz)
+            if topic.startswith(f"fw/{self.site}/"):
+                return [self._native(topic, payload, received_at)]
+        except Exception as error:  # a parser bug quarantines one message, not the agent
+            device = route.device.id if route is not None else None
+            reason = f"parser error: {error!r}"[:200]
+            return [Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, device)]
+        return [Rejection(topic, payload[:KEEP_REJECTED], "unknown topic", received_at)]
+
+    def _native(self, topic: str, payload: bytes, received_at: float) -> Parsed:
+        parts = topic.split("/")
+        declared = self.other_formats.get(parts[2]) if len(parts) == 4 else None
+        if declared is not None:
+            reason = f"device {parts[2]!r} is declared with format {declared}, not native"
+            return Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, parts[2])
+        return native.parse(topic, payload, received_at, self.native_devices)
+
+
+def topic_conflicts(devices: Iterable[DeviceConfig]) -> list[str]:
+    """One line per topic that more than one device would read (a site-YAML mistake)."""
+    owners: dict[str, list[str]] = {}
+    for device in devices:
+        format_ = FORMATS.get(device.source.format)
+        for topic in format_.subscriptions(device) if format_ is not None else []:
+            owners.setdefault(topic, []).append(device.id)
+    return [
+        f"devices {', '.join(ids)} all read topic {topic!r}"
+        for topic, ids in owners.items()
+        if len(ids) > 1
+    ]
+
+
+def build_router(devices: Iterable[DeviceConfig], site: str, tz: ZoneInfo) -> Router:
+    """The router for a site's devices; raises ``TopicConflict`` if two devices share a topic."""
+    declared = list(devices)
+    conflicts = topic_conflicts(declared)
+    if conflicts:
+        raise TopicConflict(conflicts)
+    routes = {
+        topic: Route(device, FORMATS[device.source.format])
+        for device in declared
+        if device.source.format in FORMATS
+        for topic in FORMATS[device.source.format].subscriptions(device)
+    }
+    natives = {d.id: d for d in declared if d.source.format == "native"}
+    others = {d.id: d.source.format for d in declared if d.source.format != "native"}
+    return Router(site, tz, routes, natives, others)

@@ -1,0 +1,136 @@
+"""Tasmota (smart plugs, power monitors, ESP boards with probes): ``tele/<topic>/SENSOR`` and LWT.
+
+SENSOR carries ``ENERGY`` (Total kWh, Power W) and temperature probes under their sensor's name.
+Its ``Time`` is the device's local time without an offset (devices.md), resolved with the site's
+zone. Only the default FullTopic ``%prefix%/%topic%/`` with prefix ``tele`` is read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from collector.config import DeviceConfig
+from collector.formats.base import (
+    Message,
+    Parsed,
+    decode,
+    device_time,
+    measure,
+    nothing_for,
+    same,
+    source_topic,
+    text,
+)
+from collector.models import Rejection
+
+# Probes that measure the device's surroundings; "ESP32" (the chip's own temperature) and
+# "Global" (an average over probes) are left out on purpose. Several probes of one type are
+# numbered (DS18B20-1, DS18B20-2) or carry their bus address (SHT3X-0x45).
+PROBE = re.compile(
+    r"(DS18B20|DS18S20|DS18x20|AM2301|DHT11|SHT3X|SHT4X|BME280|BMP280|BME680|SI7021|HTU21|AHT2X)"
+    r"(-[0-9A-Za-z]{1,4})?",
+    re.ASCII,
+)
+_AVAILABILITY = {"online": True, "offline": False}
+
+
+def subscriptions(device: DeviceConfig) -> list[str]:
+    topic = source_topic(device)
+    return [f"tele/{topic}/SENSOR", f"tele/{topic}/LWT"]
+
+
+def parse(
+    device: DeviceConfig, topic: str, payload: bytes, received_at: float, tz: ZoneInfo
+) -> list[Parsed]:
+    message = Message(device, topic, payload, received_at)
+    own = source_topic(device)
+    if topic == f"tele/{own}/SENSOR":
+        return _sensor(message, tz)
+    if topic == f"tele/{own}/LWT":
+        online = _AVAILABILITY.get(text(payload))
+        if online is None:
+            return [message.reject("LWT payload must be Online or Offline")]
+        return [message.availability(online)]
+    if topic == f"tele/{own}/STATE":
+        return []  # uptime and Wi-Fi: nothing we measure
+    return [message.reject("not a Tasmota telemetry topic")]
+
+
+def _sensor(message: Message, tz: ZoneInfo) -> list[Parsed]:
+    body = decode(message)
+    if isinstance(body, Rejection):
+        return [body]
+    if not isinstance(body, dict):
+        return [message.reject("SENSOR payload must be a JSON object")]
+    ts = _time(message, body.get("Time"), tz)
+    if isinstance(ts, Rejection):
+        return [ts]
+    energy = body.get("ENERGY")
+    results = _energy(message, energy, ts) if isinstance(energy, dict) else []
+    probe = next((body[key] for key in body if PROBE.fullmatch(key)), None)
+    if isinstance(probe, dict):
+        results += _probe(message, probe, body.get("TempUnit", "C"), ts)
+    if not results:
+        return [nothing_for(message, "ENERGY or temperature probe")]
+    return results
+
+
+def _time(message: Message, raw: object, tz: ZoneInfo) -> float | Rejection:
+    if raw is None:
+        return message.received_at
+    if not isinstance(raw, str):
+        return message.reject(f"Time must be a string, not {type(raw).__name__}")
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return message.reject(f"Time {raw[:40]!r} is not ISO 8601")
+    if parsed.tzinfo is None:
+        # Local time without offset. In the hour repeated when summer time ends, fold=0 reads it
+        # as the first pass (summer time); a time inside the hour skipped in spring is read with
+        # the offset in force before the gap. Both are at most an hour off, and received_at is
+        # kept beside ts. An offset is present only with SetOption52, and then used as sent.
+        parsed = parsed.replace(tzinfo=tz, fold=0)
+    try:
+        ts = parsed.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return message.received_at
+    return device_time(ts, message.received_at)
+
+
+def _energy(message: Message, energy: dict[object, object], ts: float) -> list[Parsed]:
+    results: list[Parsed] = []
+    for key, metric in (("Total", "energy"), ("Power", "power")):
+        if key in energy:
+            raw = _channels(energy[key])
+            results += measure(message, metric, raw, f"ENERGY.{key}", ts)
+    return results
+
+
+def _channels(raw: object) -> object:
+    # Multi-channel and three-phase builds send one value per channel, e.g. "Power":[45,12];
+    # the device's reading is their sum.
+    if isinstance(raw, list) and raw and all(_is_number(value) for value in raw):
+        return sum(raw)
+    return raw
+
+
+def _is_number(raw: object) -> bool:
+    return isinstance(raw, int | float) and not isinstance(raw, bool)
+
+
+def _probe(message: Message, probe: dict[object, object], unit: object, ts: float) -> list[Parsed]:
+    results: list[Parsed] = []
+    if "Temperature" in probe and message.device.accepts("temperature"):
+        if unit not in ("C", "F"):
+            return [message.reject("TempUnit must be C or F")]
+        convert = _celsius if unit == "F" else same
+        results += measure(message, "temperature", probe["Temperature"], "Temperature", ts, convert)
+    if "Humidity" in probe:
+        results += measure(message, "humidity", probe["Humidity"], "Humidity", ts)
+    return results
+
+
+def _celsius(fahrenheit: float) -> float:
+    return (fahrenheit - 32.0) * 5.0 / 9.0
