@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules.spec import StaleRule
-from rules.stale import StaleState, seen, tick
+from rules.stale import StaleState, availability, seen, tick
 
 SILENT_15M = StaleRule.model_validate(
     {"id": "freezer-silent", "type": "stale", "device": "freezer-1", "after": "15m"}
@@ -57,3 +57,23 @@ def test_silence_is_measured_from_the_last_reading() -> None:
         False,
         True,
     )
+
+
+@pytest.mark.parametrize(
+    ("online", "now", "expected"),
+    [
+        (False, 1_000.0, StaleState(1_000.0, active=True, offline=True)),
+        (True, 1_000.0, StaleState(1_000.0, active=False, offline=False)),
+        (True, 1_000.0 + 900.0, StaleState(1_000.0, active=True, offline=False)),
+    ],
+)
+def test_availability_speaks_before_the_silence(
+    online: bool, now: float, expected: StaleState
+) -> None:
+    assert availability(SILENT_15M, StaleState(1_000.0), online, now) == expected
+
+
+def test_an_offline_device_stays_stale_through_ticks_until_it_reports() -> None:
+    offline = availability(SILENT_15M, StaleState(1_000.0), False, 1_010.0)
+    assert tick(SILENT_15M, offline, 1_020.0).active
+    assert seen(offline, 1_030.0) == StaleState(1_030.0)
