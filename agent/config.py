@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
 from collector.formats import topic_conflicts
+from collector.modbus import ModbusSource
 from rules.spec import Rule, ThresholdRule
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -114,6 +115,7 @@ class SiteConfig(Strict):
         problems += _duplicates("posts", [p.id for p in self.posts])
         problems += _duplicates("rules", [r.id for r in self.rules])
         problems += [f"devices: {line}" for line in topic_conflicts(self.devices)]
+        problems += _modbus_metrics(self.devices)
         posts = {p.id for p in self.posts}
         for i, rule in enumerate(self.rules):
             device = devices.get(rule.device)
@@ -132,6 +134,16 @@ class SiteConfig(Strict):
 
     def threshold_rules(self) -> list[ThresholdRule]:
         return [r for r in self.rules if isinstance(r, ThresholdRule)]
+
+
+def _modbus_metrics(devices: list[DeviceConfig]) -> list[str]:
+    return [
+        f"devices[{i}].source: a {d.kind} has no {spec.metric!r} ({spec.name})"
+        for i, d in enumerate(devices)
+        if isinstance(d.source, ModbusSource)
+        for spec in d.source.register_map.metered
+        if spec.metric is not None and not d.accepts(spec.metric)
+    ]
 
 
 def _duplicates(section: str, ids: list[str]) -> list[str]:

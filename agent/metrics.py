@@ -22,6 +22,7 @@ from agent import outbox
 from agent.mqtt import Subscriber
 from agent.syncer import Syncer
 from agent.writer import Writer
+from collector.modbus import Poller
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class AgentCollector(Collector):
     writer: Writer
     subscriber: Subscriber
     syncer: Syncer | None
+    poller: Poller | None
     reader: sqlite3.Connection
     clock: Callable[[], float] = time.time
 
@@ -70,6 +72,25 @@ class AgentCollector(Collector):
             value=int(self.subscriber.connected),
         )
         yield from self._sync()
+        yield from self._modbus()
+
+    def _modbus(self) -> Iterator[Metric]:
+        if self.poller is None:
+            return
+        polls = CounterMetricFamily("fw_modbus_polls", "Modbus meter polls", labels=["device"])
+        errors = CounterMetricFamily(
+            "fw_modbus_poll_errors", "Failed Modbus polls", labels=["device", "kind"]
+        )
+        offline = GaugeMetricFamily(
+            "fw_modbus_offline", "1 while a meter does not answer", labels=["device"]
+        )
+        for device in self.poller.devices:
+            stats = self.poller.stats(device)
+            polls.add_metric([device], stats.polls)
+            for kind, count in sorted(stats.errors.items()):
+                errors.add_metric([device, kind], count)
+            offline.add_metric([device], int(stats.offline))
+        yield from (polls, errors, offline)
 
     def _sync(self) -> Iterator[Metric]:
         unsent = GaugeMetricFamily(

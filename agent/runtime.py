@@ -22,7 +22,8 @@ from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
-from collector.formats import build_router
+from collector.formats import Availability, build_router
+from collector.modbus import ModbusSource, Poller
 from rules.engine import Engine
 from sync.client import SyncClient
 
@@ -64,12 +65,25 @@ class Agent:
             protocol=config.mqtt.protocol,
             clock=clock,
         )
+        self.poller = self._poller()
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(TICK_SECONDS).seconds.do(lambda: self.writer.submit(Tick(clock())))
         self.syncer = self._syncer()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._metrics: WSGIServer | None = None
+
+    def _poller(self) -> Poller | None:
+        meters = [
+            (d.id, d.source) for d in self.config.devices if isinstance(d.source, ModbusSource)
+        ]
+        if not meters:
+            return None
+
+        def availability(device: str, online: bool) -> None:
+            self.writer.submit(Availability(device, online, self.clock()))
+
+        return Poller(meters, self.writer.submit, self.clock, on_availability=availability)
 
     def _syncer(self) -> Syncer | None:
         hub = self.config.hub
@@ -94,6 +108,8 @@ class Agent:
     def start(self) -> None:
         self.writer.start()
         self.subscriber.start()
+        if self.poller is not None:
+            self.poller.start()
         if self.syncer is not None:
             self.syncer.start()
         if self.config.metrics is not None:
@@ -111,7 +127,9 @@ class Agent:
 
     def _start_metrics(self, host: str, port: int) -> None:
         reader = store.connect(self.config.storage.path, readonly=True)
-        collector = AgentCollector(self.writer, self.subscriber, self.syncer, reader, self.clock)
+        collector = AgentCollector(
+            self.writer, self.subscriber, self.syncer, self.poller, reader, self.clock
+        )
         served = serve_metrics(collector, host, port)
         if served is not None:
             self._metrics = served[0]
@@ -131,6 +149,8 @@ class Agent:
             self._metrics.shutdown()
             self._metrics.server_close()
         self.subscriber.stop()
+        if self.poller is not None:
+            self.poller.stop()
         if self.syncer is not None:
             self.syncer.stop()
         for thread in self._threads:
@@ -149,6 +169,9 @@ def run_from_config(path: Path) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # pymodbus logs every failed poll at ERROR; the poller counts them (/metrics) and raises
+    # the meter's offline alarm, so its own log lines would only repeat that, every interval.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
         config, warnings = load_site(path)
     except ConfigError as error:

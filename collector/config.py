@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from collector.modbus.registers import ModbusSource
 
 DeviceKind = Literal[
     "power_meter", "water_meter", "temperature", "humidity", "door", "access_reader"
@@ -69,12 +79,24 @@ class Source(Strict):
         return self
 
 
+def _source_format(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("format", "native"))
+    return str(getattr(value, "format", "native"))
+
+
+AnySource = Annotated[
+    Annotated[Source, Tag("mqtt")] | Annotated[ModbusSource, Tag("modbus")],
+    Discriminator(lambda v: "modbus" if _source_format(v) == "modbus" else "mqtt"),
+]
+
+
 class DeviceConfig(Strict):
     id: str = Field(pattern=_ID)
     name: str | None = None
     kind: DeviceKind
     location: Location = Location()
-    source: Source = Source()
+    source: AnySource = Source()
 
     @property
     def label(self) -> str:

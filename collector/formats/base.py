@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from collector.config import DeviceConfig
+from collector.config import DeviceConfig, Source
 from collector.models import METRICS, AccessEvent, Reading, Rejection
 from collector.native import EARLIEST_TS, KEEP_REJECTED, MAX_FUTURE_S, MAX_PAYLOAD
 
@@ -61,9 +61,16 @@ class Message:
         return Availability(self.device.id, online, self.received_at)
 
 
+def mqtt_source(device: DeviceConfig) -> Source:
+    """The device's MQTT source; only MQTT devices are routed to a format parser."""
+    if not isinstance(device.source, Source):
+        raise TypeError(f"{device.id} is not an MQTT device")
+    return device.source
+
+
 def source_topic(device: DeviceConfig) -> str:
     # Source requires a topic for every format but native; the id is only a typing fallback.
-    return device.source.topic or device.id
+    return mqtt_source(device).topic or device.id
 
 
 def decode(message: Message) -> object:

@@ -16,6 +16,7 @@ from collector.formats.base import (
     decode,
     lookup,
     measure,
+    mqtt_source,
     nothing_for,
     source_topic,
     text,
@@ -47,7 +48,7 @@ def parse(
 
 
 def _state_topic(device: DeviceConfig) -> str:
-    return f"{device.source.base or DEFAULT_BASE}/{source_topic(device)}"
+    return f"{mqtt_source(device).base or DEFAULT_BASE}/{source_topic(device)}"
 
 
 def _state(message: Message) -> list[Parsed]:

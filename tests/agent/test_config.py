@@ -269,3 +269,14 @@ def test_expansion_reaches_lists_and_nested_mappings() -> None:
         "A1",
         "li@x.org",
     )
+
+
+def test_a_modbus_map_must_fit_the_device_kind() -> None:
+    text = (
+        "site: {id: s}\n"
+        "devices:\n"
+        "  - {id: m, kind: temperature, source: {format: modbus, host: 10.0.0.5, map: sdm120}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_site(text, env={})
+    assert "devices[0].source: a temperature has no 'energy' (import_energy)" in caught.value.errors
