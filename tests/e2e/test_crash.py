@@ -52,8 +52,8 @@ def publish_all(port: int) -> None:
     client = publisher(port)
     for i in range(MESSAGES):
         # Device timestamps identify a message that is delivered again after a kill.
-        payload = {"ts": T0 + i / 1000, "value": float(i)}
-        client.publish("fw/clinic/main-meter/power", str(payload).replace("'", '"'), qos=1)
+        payload = json.dumps({"ts": T0 + i / 1000, "value": float(i)})
+        client.publish("fw/clinic/main-meter/power", payload, qos=1)
     publish(client, "fw/clinic/main-meter/energy", {"ts": T0, "value": 1.0})
     client.disconnect()
 
