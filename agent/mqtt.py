@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -35,7 +35,7 @@ UNSUPPORTED_PROTOCOL = 132  # CONNACK reason code 0x84
 CONNACK_WAIT_S = 5.0
 Protocol = Literal["auto", "5", "3.1.1"]
 
-Submit = Callable[[Parsed, Callable[[], None] | None], None]
+Submit = Callable[[Sequence[Parsed], Callable[[], None] | None], None]
 
 
 class Subscriber:
@@ -180,12 +180,6 @@ class Subscriber:
         def ack() -> None:
             client.ack(mid, qos)
 
-        if not items:  # nothing to keep (a status message we do not read): done with it now
-            if qos > 0:
-                ack()
-            return
-        # The acknowledgement rides on the message's last item: the writer commits in order, so
-        # it runs only once everything the message became is on disk.
-        for item in items[:-1]:
-            self.submit(item, None)
-        self.submit(items[-1], ack if qos > 0 else None)
+        # The acknowledgement runs once everything the message became is committed (at once
+        # for a status message we do not read).
+        self.submit(items, ack if qos > 0 else None)

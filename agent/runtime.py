@@ -57,7 +57,7 @@ class Agent:
         self.subscriber = Subscriber(
             config.mqtt.url,
             build_router(config.devices, config.site.id, ZoneInfo(config.site.timezone)),
-            self.writer.submit,
+            self.writer.submit_many,
             client_id=config.mqtt.client_id,
             username=config.mqtt.username,
             password=config.mqtt.password,

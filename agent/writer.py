@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agent import store
@@ -53,6 +53,8 @@ class Barrier:
 
 
 Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | Barrier
+# What one message (or one call) became, and what to run once all of it is committed.
+Entry = tuple[Sequence[Item], Ack | None]
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Writer:
         self.engine = engine
         self.commit_interval = commit_interval
         self.max_batch = max_batch
-        self.queue: queue.Queue[tuple[Item, Ack | None] | None] = queue.Queue(max_queue)
+        self.queue: queue.Queue[Entry | None] = queue.Queue(max_queue)
         self.stats = Stats()
         self.on_alarm = on_alarm
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
@@ -94,7 +96,12 @@ class Writer:
         self._thread.start()
 
     def submit(self, item: Item, ack: Ack | None = None) -> None:
-        self.queue.put((item, ack))
+        self.queue.put(((item,), ack))
+
+    def submit_many(self, items: Sequence[Item], ack: Ack | None = None) -> None:
+        """Everything one message became, as one entry: a batch of 100 readings costs one
+        hand-over between threads, and its acknowledgement waits for all of them."""
+        self.queue.put((items, ack))
 
     def flush(self, timeout: float = 30.0) -> bool:
         done = threading.Event()
@@ -117,9 +124,7 @@ class Writer:
             if batch:
                 self._commit(batch)
 
-    def _collect(
-        self, first: tuple[Item, Ack | None] | None
-    ) -> tuple[list[tuple[Item, Ack | None]], bool]:
+    def _collect(self, first: Entry | None) -> tuple[list[Entry], bool]:
         """Take what arrives, up to ``max_batch`` or ``commit_interval``, or until a short lull.
 
         Committing at the first lull matters: a broker lets only so many unacknowledged
@@ -144,7 +149,7 @@ class Writer:
             batch.append(item)
         return batch, True
 
-    def _commit(self, batch: list[tuple[Item, Ack | None]]) -> None:
+    def _commit(self, batch: list[Entry]) -> None:
         started = time.perf_counter()
         changes: list[AlarmChange] = []
         try:
@@ -163,19 +168,20 @@ class Writer:
         self.stats.access_events += self._uncommitted_access
         self.stats.duplicates += self._uncommitted_duplicates
         self.stats.commit_seconds += time.perf_counter() - started
-        for item, ack in batch:
+        for items, ack in batch:
             if ack is not None:
                 ack()
-            if isinstance(item, Barrier):
-                item.done.set()
+            for item in items:
+                if isinstance(item, Barrier):
+                    item.done.set()
         for change in changes:
             self._announce(change)
 
-    def _store(self, batch: list[tuple[Item, Ack | None]]) -> list[AlarmChange]:
+    def _store(self, batch: list[Entry]) -> list[AlarmChange]:
         self._uncommitted_access = self._uncommitted_duplicates = 0
         readings: list[Reading] = []
         changes: list[AlarmChange] = []
-        for item, _ in batch:
+        for item in (item for items, _ in batch for item in items):
             if isinstance(item, Reading):
                 readings.append(item)
                 changes += self.engine.on_reading(item)

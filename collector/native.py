@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.config import DeviceConfig
-from collector.models import METRICS, AccessEvent, Reading, Rejection
+from collector.models import METRICS, AccessEvent, MetricSpec, Reading, Rejection
 
 # Device clocks are often wrong, but not by decades; outside this window the time is garbage.
 EARLIEST_TS = 946684800.0  # 2000-01-01
 MAX_FUTURE_S = 86400.0
 MAX_PAYLOAD = 64 * 1024
 KEEP_REJECTED = 4096
+MAX_BATCH = 1000
 # Tuples, not sets: a JSON list or object is unhashable, and `in` on a set would raise.
 _RESULTS = ("granted", "denied")
 _DIRECTIONS = ("in", "out")
@@ -58,22 +59,71 @@ def parse(
         return Rejection(topic, payload[:KEEP_REJECTED], str(error), received_at, device_id)
 
 
+def parse_batch(
+    topic: str,
+    payload: bytes,
+    received_at: float,
+    devices: Mapping[str, DeviceConfig],
+) -> list[Reading | Rejection]:
+    """A JSON array of ``{"ts", "value"}`` on a metric topic: readings a device buffered or a
+    gateway collected. A bad element is rejected alone; the others are kept."""
+    parts = topic.split("/")
+    device_id = parts[2] if len(parts) == 4 else None
+    try:
+        device, spec = _metric_of(parts, devices)
+        if len(payload) > MAX_PAYLOAD:
+            raise PayloadError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
+        body = _decode(payload)
+        if not isinstance(body, list) or len(body) > MAX_BATCH:
+            raise PayloadError(f"a batch is a JSON array of at most {MAX_BATCH} readings")
+    except PayloadError as error:
+        return [Rejection(topic, payload[:KEEP_REJECTED], str(error), received_at, device_id)]
+    out: list[Reading | Rejection] = []
+    for element in body:
+        try:
+            if not isinstance(element, dict) or "ts" not in element or "value" not in element:
+                raise PayloadError('each element of a batch needs "ts" and "value"')
+            out.append(_checked(device, parts[3], spec, element, received_at))
+        except PayloadError as error:
+            raw = json.dumps(element).encode()[:KEEP_REJECTED]
+            out.append(Rejection(topic, raw, f"batch element: {error}", received_at, device.id))
+    return out
+
+
+def _metric_of(
+    parts: list[str], devices: Mapping[str, DeviceConfig]
+) -> tuple[DeviceConfig, MetricSpec]:
+    if len(parts) != 4 or parts[0] != "fw":
+        raise PayloadError("topic is not fw/<site>/<device>/<metric>")
+    device = devices.get(parts[2])
+    if device is None:
+        raise PayloadError(f"unknown device {parts[2]!r}")
+    spec = METRICS.get(parts[3])
+    if spec is None or not device.accepts(parts[3]):
+        raise PayloadError(f"unknown metric {parts[3]!r} for a {device.kind} device")
+    return device, spec
+
+
+def _checked(
+    device: DeviceConfig, metric: str, spec: MetricSpec, body: dict[str, Any], received_at: float
+) -> Reading:
+    value = _number(body["value"], "value")
+    ts = _timestamp(body.get("ts"), received_at)
+    if not spec.low <= value <= spec.high:
+        raise PayloadError(f"{metric} {value:g} {spec.unit} is outside {spec.low:g}..{spec.high:g}")
+    return Reading(device.id, metric, ts, value, received_at)
+
+
 def _reading(device: DeviceConfig, metric: str, payload: bytes, received_at: float) -> Reading:
     spec = METRICS.get(metric)
     if spec is None or not device.accepts(metric):
         raise PayloadError(f"unknown metric {metric!r} for a {device.kind} device")
     body = _decode(payload)
-    if isinstance(body, dict):
-        if "value" not in body:
-            raise PayloadError("object payload has no 'value'")
-        value = _number(body["value"], "value")
-        ts = _timestamp(body.get("ts"), received_at)
-    else:
-        value = _number(body, "value")
-        ts = received_at
-    if not spec.low <= value <= spec.high:
-        raise PayloadError(f"{metric} {value:g} {spec.unit} is outside {spec.low:g}..{spec.high:g}")
-    return Reading(device.id, metric, ts, value, received_at)
+    if not isinstance(body, dict):
+        body = {"value": body}  # a bare number: stamped with the time of receipt
+    elif "value" not in body:
+        raise PayloadError("object payload has no 'value'")
+    return _checked(device, metric, spec, body, received_at)
 
 
 def _access(device: DeviceConfig, payload: bytes, received_at: float) -> AccessEvent:

@@ -69,6 +69,8 @@ class Router:
             if route is not None:
                 return route.format.parse(route.device, topic, payload, received_at, self.tz)
             if topic.startswith(f"fw/{self.site}/"):
+                if payload[:1] == b"[":
+                    return self._native_batch(topic, payload, received_at)
                 return [self._native(topic, payload, received_at)]
         except Exception as error:  # a parser bug quarantines one message, not the agent
             device = route.device.id if route is not None else None
@@ -76,12 +78,26 @@ class Router:
             return [Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, device)]
         return [Rejection(topic, payload[:KEEP_REJECTED], "unknown topic", received_at)]
 
-    def _native(self, topic: str, payload: bytes, received_at: float) -> Parsed:
+    def _native_batch(self, topic: str, payload: bytes, received_at: float) -> list[Parsed]:
+        declared = self._declared_elsewhere(topic, payload, received_at)
+        if declared is not None:
+            return [declared]
+        return list(native.parse_batch(topic, payload, received_at, self.native_devices))
+
+    def _declared_elsewhere(
+        self, topic: str, payload: bytes, received_at: float
+    ) -> Rejection | None:
         parts = topic.split("/")
         declared = self.other_formats.get(parts[2]) if len(parts) == 4 else None
+        if declared is None:
+            return None
+        reason = f"device {parts[2]!r} is declared with format {declared}, not native"
+        return Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, parts[2])
+
+    def _native(self, topic: str, payload: bytes, received_at: float) -> Parsed:
+        declared = self._declared_elsewhere(topic, payload, received_at)
         if declared is not None:
-            reason = f"device {parts[2]!r} is declared with format {declared}, not native"
-            return Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, parts[2])
+            return declared
         return native.parse(topic, payload, received_at, self.native_devices)
 
 

@@ -116,3 +116,11 @@ def test_the_agent_rides_out_a_broker_outage(tmp_path: Path) -> None:
         until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)
         client.disconnect()
         running.stop()
+
+
+def test_a_batched_message_becomes_a_hundred_readings(agent: Agent, broker: Broker) -> None:
+    db = agent.config.storage.path
+    client = publisher(broker.port)
+    batch = [{"ts": T0 + i, "value": -18.0} for i in range(100)]
+    publish(client, "fw/clinic/freezer-1/temperature", batch)
+    until(lambda: count(db, "SELECT COUNT(*) FROM readings") == 100)

@@ -19,7 +19,7 @@ from collector.models import (
     Reading,
     Rejection,
 )
-from collector.native import KEEP_REJECTED, MAX_PAYLOAD, parse, topic_filter
+from collector.native import KEEP_REJECTED, MAX_PAYLOAD, parse, parse_batch, topic_filter
 
 RECEIVED = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 DEVICES = {
@@ -525,3 +525,41 @@ def test_an_oversized_payload_is_kept_only_in_part() -> None:
     result = parse(FREEZER, payload, RECEIVED, DEVICES)
     assert isinstance(result, Rejection)
     assert result.payload == payload[:KEEP_REJECTED]
+
+
+def test_a_batch_becomes_one_reading_per_element() -> None:
+    payload = json.dumps([{"ts": 1_700_000_000 + i, "value": -18 + i / 10} for i in range(3)])
+    assert parse_batch(FREEZER, payload.encode(), RECEIVED, DEVICES) == [
+        Reading("freezer-1", "temperature", 1_700_000_000.0 + i, -18 + i / 10, RECEIVED)
+        for i in range(3)
+    ]
+
+
+def test_a_bad_batch_element_is_rejected_alone() -> None:
+    payload = (
+        b'[{"ts": 1700000000, "value": -18}, {"value": -17}, {"ts": 1700000001, "value": 900}]'
+    )
+    parsed = parse_batch(FREEZER, payload, RECEIVED, DEVICES)
+    assert [(type(p).__name__, getattr(p, "reason", "")) for p in parsed] == [
+        ("Reading", ""),
+        ("Rejection", 'batch element: each element of a batch needs "ts" and "value"'),
+        ("Rejection", "batch element: temperature 900 °C is outside -100..200"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(b"[", "not JSON or a number", id="broken JSON"),
+        pytest.param(b'{"value": 1}', "a batch is a JSON array", id="not an array"),
+        pytest.param(
+            json.dumps([{"ts": 1_700_000_000, "value": 1}] * 1001).encode(),
+            "a batch is a JSON array of at most 1000 readings",
+            id="too many",
+        ),
+    ],
+)
+def test_a_batch_that_is_not_one_is_rejected_whole(payload: bytes, reason: str) -> None:
+    [rejection] = parse_batch(FREEZER, payload, RECEIVED, DEVICES)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason.startswith(reason)
