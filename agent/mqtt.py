@@ -95,7 +95,7 @@ class Subscriber:
     def _watch_connack(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # Some brokers (amqtt 0.12) answer a v5 CONNECT with silence instead of a refusal.
         def check() -> None:
-            if not self.connected and self.client is client:
+            if not self.connected and self.client is client and not self._stopped:
                 log.warning(
                     "broker %s:%s did not answer an MQTT v5 CONNECT; using 3.1.1",
                     self.host,
