@@ -80,6 +80,45 @@ def agent_status(config: Path) -> None:
         click.echo(f"  {alarm.severity:<8} {alarm.state:<22} {alarm.rule}: {alarm.message}")
 
 
+@agent.command("import-readings")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agent_import_readings(config: Path, file: Path) -> None:
+    """Import hand-read meter readings from FILE, a CSV file with the header
+    device,time,value and optionally metric and replacement.
+
+    time is ISO 8601; without a UTC offset it is local time in the site's time zone. metric
+    defaults to the device's meter (energy, water). A value lower than the previous reading is
+    rejected unless replacement is true/yes/1 (the meter was replaced). Each row is checked on
+    its own: the valid rows are stored even when others are rejected. Exits 0 when every row was
+    stored, 1 when any was rejected, 2 when the file could not be read at all (nothing stored).
+    """
+    import time
+
+    from agent import store
+    from agent.manual import import_csv
+    from collector.manual import FileError
+
+    site, _ = _load_or_exit(config)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+        conn = store.open_store(site.storage.path, site.site.id)
+    except (OSError, UnicodeDecodeError, store.StoreError) as error:
+        click.echo(f"{file}: {error}", err=True)
+        sys.exit(2)
+    try:
+        report = import_csv(conn, site, text, time.time())
+    except FileError as error:
+        click.echo(f"{file}: {error}; nothing stored", err=True)
+        sys.exit(2)
+    finally:
+        conn.close()
+    click.echo(f"{report.stored} stored, {len(report.rejected)} rejected")
+    for problem in report.rejected:
+        click.echo(f"{file}:{problem.line}: {problem.reason}")
+    sys.exit(1 if report.rejected else 0)
+
+
 def _load_or_exit(config: Path, exit_code: int = 2) -> tuple[SiteConfig, list[str]]:
     try:
         return load_site(config)

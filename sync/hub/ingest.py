@@ -47,7 +47,7 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         if batch.devices is not None:
             _upsert_devices(hubdb, conn, batch)
         if batch.readings is not None:
-            _store_readings(hubdb, conn, site, batch.readings.items)
+            store_readings(hubdb, conn, site, batch.readings.items)
         if batch.access_events is not None:
             _store_access(hubdb, conn, site, batch.access_events.items)
         if batch.alarm_events is not None:
@@ -130,7 +130,7 @@ def _insert(hubdb: HubDB, conn: Connection, table: Any, site: str, items: list[A
         conn.execute(hubdb.insert(table).on_conflict_do_nothing(), rows)
 
 
-def _store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[ReadingRecord]) -> None:
+def store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[ReadingRecord]) -> None:
     _insert(hubdb, conn, schema.readings, site, items)
     latest: dict[tuple[str, str], ReadingRecord] = {}
     for item in items:

@@ -14,6 +14,7 @@ COMMANDS = [
     ["agent"],
     ["agent", "run"],
     ["agent", "status"],
+    ["agent", "import-readings"],
     ["hub"],
     ["hub", "serve"],
     ["hub", "create-agent"],
