@@ -191,9 +191,37 @@ def parse_site(text: str, env: Mapping[str, str] | None = None) -> tuple[SiteCon
     try:
         config = SiteConfig.model_validate(expanded)
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        lines = _describe(error)
+        # The model checks references only once every field is valid; say those now as well,
+        # so one run of check-config lists everything to fix.
+        lines += [line for line in _raw_references(expanded) if line not in lines]
+        raise ConfigError(lines) from None
     warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
     return config, warnings
+
+
+def _raw_references(document: dict[str, Any]) -> list[str]:
+    """Unknown devices and posts named by rules, read from the unvalidated document."""
+
+    def ids(section: str) -> set[str]:
+        items = document.get(section)
+        return {
+            str(item["id"])
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict) and "id" in item
+        }
+
+    devices, posts = ids("devices"), ids("posts")
+    rules = document.get("rules")
+    problems = []
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        if "device" in rule and str(rule["device"]) not in devices:
+            problems.append(f"rules[{i}].device: unknown device {rule['device']!r}")
+        if rule.get("post") is not None and str(rule["post"]) not in posts:
+            problems.append(f"rules[{i}].post: unknown post {rule['post']!r}")
+    return problems
 
 
 def load_site(path: Path, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:

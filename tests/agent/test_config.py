@@ -280,3 +280,20 @@ def test_a_modbus_map_must_fit_the_device_kind() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_site(text, env={})
     assert "devices[0].source: a temperature has no 'energy' (import_energy)" in caught.value.errors
+
+
+def test_field_errors_and_unknown_references_are_reported_together() -> None:
+    text = (
+        "site: {id: s}\n"
+        "devices:\n"
+        "  - {id: a, kind: toaster}\n"
+        "rules:\n"
+        "  - {id: r, type: stale, device: ghost, after: 1h, post: nobody}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_site(text, env={})
+    assert caught.value.errors[1:] == [
+        "rules[0].device: unknown device 'ghost'",
+        "rules[0].post: unknown post 'nobody'",
+    ]
+    assert caught.value.errors[0].startswith("devices[0].kind:")
