@@ -59,6 +59,12 @@ class AgentCollector(Collector):
         for device, count in sorted(stats.quarantined.items()):
             quarantined.add_metric([device], count)
         yield quarantined
+        events = CounterMetricFamily(
+            "fw_meter_events", "Cumulative-meter resets, rollovers, gaps, jitter", labels=["kind"]
+        )
+        for kind, count in sorted(stats.meter_events.items()):
+            events.add_metric([kind], count)
+        yield events
         yield GaugeMetricFamily(
             "fw_queue_depth", "Items waiting for the writer", value=self.writer.queue.qsize()
         )

@@ -18,6 +18,7 @@ import schedule
 
 from agent import store
 from agent.config import ConfigError, SiteConfig, load_site
+from agent.counters import CounterGuard
 from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.syncer import Syncer
@@ -53,6 +54,7 @@ class Agent:
             self.conn,
             self.engine,
             commit_interval=config.storage.commit_interval.total_seconds(),
+            guard=CounterGuard(self.conn, config.device_map()),
         )
         self.subscriber = Subscriber(
             config.mqtt.url,

@@ -85,6 +85,15 @@ def m002_one_row_per_message(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_meter_events(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE meter_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, metric TEXT NOT NULL,
+            ts REAL NOT NULL, kind TEXT NOT NULL, value REAL NOT NULL, previous REAL)"""
+    )
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agent import store
+from agent.counters import CounterGuard, MeterEvent
 from collector.formats import Availability
 from collector.models import AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
@@ -64,6 +65,7 @@ class Stats:
     duplicates: int = 0
     alarm_changes: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    meter_events: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     commit_seconds: float = 0.0
 
@@ -78,7 +80,9 @@ class Writer:
         max_batch: int = 5000,
         max_queue: int = 100_000,
         on_alarm: Callable[[AlarmChange], None] | None = None,
+        guard: CounterGuard | None = None,
     ) -> None:
+        self.guard = guard
         self.conn = conn
         self.engine = engine
         self.commit_interval = commit_interval
@@ -183,6 +187,12 @@ class Writer:
         changes: list[AlarmChange] = []
         for item in (item for items, _ in batch for item in items):
             if isinstance(item, Reading):
+                verdict = self.guard.judge(item) if self.guard is not None else None
+                if isinstance(verdict, Rejection):
+                    self._insert_rejection(verdict)
+                    continue
+                if verdict is not None:
+                    self._insert_meter_event(verdict)
                 readings.append(item)
                 changes += self.engine.on_reading(item)
             elif isinstance(item, AccessEvent):
@@ -226,6 +236,14 @@ class Writer:
         added: int = self.conn.execute("SELECT changes()").fetchone()[0]
         self._uncommitted_access += added
         self._uncommitted_duplicates += 1 - added
+
+    def _insert_meter_event(self, event: MeterEvent) -> None:
+        self.conn.execute(
+            "INSERT INTO meter_events (device, metric, ts, kind, value, previous)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (event.device, event.metric, event.ts, event.kind, event.value, event.previous),
+        )
+        self.stats.meter_events[event.kind] += 1
 
     def _insert_rejection(self, rejection: Rejection) -> None:
         self.conn.execute(
@@ -301,6 +319,8 @@ class Writer:
             store.open_alarms(self.conn),
         )
         self.engine.states, self.engine.alarms = restored.states, restored.alarms
+        if self.guard is not None:
+            self.guard.forget()
         self._saved_states = dict(self.engine.states)
 
     def _announce(self, change: AlarmChange) -> None:

@@ -91,12 +91,23 @@ AnySource = Annotated[
 ]
 
 
+class CounterSpec(Strict):
+    """What a cumulative meter can physically do (energy.md): a rise faster than
+    ``max_rate_per_hour`` (kW for kWh, m³/h for m³) is an impossible jump; ``rollover_at`` is where
+    its register wraps to zero; a drop of at most ``jitter`` is noise."""
+
+    max_rate_per_hour: float | None = Field(default=None, gt=0)
+    rollover_at: float | None = Field(default=None, gt=0)
+    jitter: float = Field(default=0.001, ge=0)
+
+
 class DeviceConfig(Strict):
     id: str = Field(pattern=_ID)
     name: str | None = None
     kind: DeviceKind
     location: Location = Location()
     source: AnySource = Source()
+    counter: CounterSpec = CounterSpec()
 
     @property
     def label(self) -> str:
