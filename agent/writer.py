@@ -154,19 +154,47 @@ class Writer:
         return batch, True
 
     def _commit(self, batch: list[Entry]) -> None:
+        if self._transaction(batch):
+            return
+        # One entry may be poison (a bug meeting odd input): commit the others one by one and
+        # quarantine that one, so it neither blocks nor loses the messages queued behind it.
+        for entry in batch:
+            alone = len(batch) > 1 and self._transaction([entry])
+            if not alone and not self._quarantine_entry(entry):
+                return  # not even quarantine can be written (a full disk): acknowledge nothing
+
+    def _transaction(self, batch: list[Entry]) -> bool:
         started = time.perf_counter()
-        changes: list[AlarmChange] = []
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             changes = self._store(batch)
             self.conn.execute("COMMIT")
         except Exception:
-            # A bug or a full disk: nothing of this batch was acknowledged, so the broker will
-            # deliver it again; keep the process alive and try the next batch.
             log.exception("writer: batch of %d rolled back", len(batch))
             self.conn.execute("ROLLBACK")
             self._reload_engine()
-            return
+            return False
+        self._committed(batch, changes, started)
+        return True
+
+    def _quarantine_entry(self, entry: Entry) -> bool:
+        items, ack = entry
+        reason = "the agent could not store this; kept here instead (see the agent's log)"
+        kept: list[Item] = [
+            Rejection(
+                f"internal/{type(item).__name__}",
+                repr(item).encode("utf-8", "backslashreplace")[:4096],
+                reason,
+                time.time(),
+                None,
+            )
+            for item in items
+            if isinstance(item, Reading | AccessEvent | Rejection | Availability)
+        ]
+        kept += [item for item in items if isinstance(item, Barrier)]
+        return self._transaction([(kept, ack)])
+
+    def _committed(self, batch: list[Entry], changes: list[AlarmChange], started: float) -> None:
         self.stats.commits += 1
         self.stats.readings += self._uncommitted_readings
         self.stats.access_events += self._uncommitted_access

@@ -145,3 +145,15 @@ def test_a_redelivered_message_is_stored_once_and_counted(writer: Writer, db: Pa
     ]
     assert rows(db, "SELECT COUNT(*) FROM access_events") == [(1,)]
     assert (writer.stats.readings, writer.stats.access_events, writer.stats.duplicates) == (2, 1, 2)
+
+
+def test_a_poison_entry_is_quarantined_and_the_rest_committed(writer: Writer, db: Path) -> None:
+    acked: list[str] = []
+    # A lone surrogate cannot be stored by SQLite; the parser refuses it, the writer must too.
+    writer.submit(temp(-18.0, T0), lambda: acked.append("before"))
+    writer.submit(Reading("freezer-1", "temp\ud800", T0, 1.0, T0), lambda: acked.append("poison"))
+    writer.submit(temp(-18.5, T0 + 1), lambda: acked.append("after"))
+    assert writer.flush()
+    assert rows(db, "SELECT value FROM readings ORDER BY ts") == [(-18.0,), (-18.5,)]
+    assert rows(db, "SELECT topic, device FROM quarantine") == [("internal/Reading", None)]
+    assert sorted(acked) == ["after", "before", "poison"]
