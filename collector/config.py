@@ -54,11 +54,13 @@ _TOPIC = re.compile(r"[^+#/\s\x00-\x1f\x7f][^+#\x00-\x1f\x7f]{0,127}(?<![/\s])")
 
 class Source(Strict):
     """Where a device publishes: ``topic`` is the device's own name (Tasmota topic, Zigbee2MQTT
-    friendly name, Shelly device id); ``base`` is Zigbee2MQTT's base topic (default zigbee2mqtt)."""
+    friendly name, Shelly device id); ``base`` is Zigbee2MQTT's base topic (default zigbee2mqtt);
+    ``channel`` is the Shelly component id the device is (``switch:1`` of a Pro 4PM; default 0)."""
 
     format: FormatName = "native"
     topic: str | None = None
     base: str | None = None
+    channel: int | None = Field(default=None, ge=0)
 
     @field_validator("topic", "base")
     @classmethod
@@ -70,12 +72,22 @@ class Source(Strict):
             )
         return value
 
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        # YAML 1.1 reads `channel: on` as true, which int validation would take for channel 1.
+        if isinstance(value, bool):
+            raise ValueError("channel is a component id (0, 1, ...), not true or false")
+        return value
+
     @model_validator(mode="after")
     def _topic_for_format(self) -> Source:
         if self.format != "native" and self.topic is None:
             raise ValueError(f"format {self.format} needs source.topic (the device's own name)")
         if self.base is not None and self.format != "zigbee2mqtt":
             raise ValueError("source.base applies only to format zigbee2mqtt")
+        if self.channel is not None and self.format != "shelly":
+            raise ValueError("source.channel applies only to format shelly")
         return self
 
 

@@ -1,8 +1,9 @@
 """What every device format shares: the result types and the checks every value passes.
 
-A format is a module with ``subscriptions(device)`` and ``parse(device, topic, payload,
-received_at, tz)`` (the ``Format`` protocol). Parsing returns values and never raises: a value
-that cannot become a reading comes back as a ``Rejection`` beside the readings of the same message.
+A format is a module with ``subscriptions(device)``, ``shared_topics(device)`` and ``parse(device,
+topic, payload, received_at, tz)`` (the ``Format`` protocol). Parsing returns values and never
+raises: a value that cannot become a reading comes back as a ``Rejection`` beside the readings of
+the same message.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ Parsed = Reading | AccessEvent | Rejection | Availability
 
 class Format(Protocol):
     def subscriptions(self, device: DeviceConfig) -> list[str]: ...
+
+    def shared_topics(self, device: DeviceConfig) -> list[str]:
+        """Subscriptions that other devices may read too (one Shelly, a device per channel);
+        any other topic read by two devices is a site-YAML mistake."""
+        ...
 
     def parse(
         self, device: DeviceConfig, topic: str, payload: bytes, received_at: float, tz: ZoneInfo

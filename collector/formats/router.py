@@ -1,7 +1,9 @@
-"""Which device, in which format, a message is from: one dictionary lookup per message.
+"""Which devices, in which format, a message is for: one dictionary lookup per message.
 
 Every format topic is an exact topic name, so the table is keyed on the topic itself; the native
-format keeps its site-wide filter ``fw/<site>/+/+``. ``Router.parse`` never raises.
+format keeps its site-wide filter ``fw/<site>/+/+``. A topic is usually one device's; a topic its
+format declares shared (a Shelly's ``online``, read by a device per channel) goes to each of its
+devices. ``Router.parse`` never raises.
 
 Errors::
 
@@ -48,7 +50,7 @@ class Route:
 class Router:
     site: str
     tz: ZoneInfo
-    routes: Mapping[str, Route]
+    routes: Mapping[str, tuple[Route, ...]]
     native_devices: Mapping[str, DeviceConfig]
     # Device id -> format, to say why a device declared in another format is not read natively.
     other_formats: Mapping[str, str]
@@ -58,25 +60,33 @@ class Router:
 
     def format_of(self, topic: str) -> str:
         """The format a topic is read in, for counting: a device's format, else unknown."""
-        route = self.routes.get(topic)
-        if route is not None:
-            return route.device.source.format
+        routes = self.routes.get(topic)
+        if routes:
+            return routes[0].device.source.format
         return "native" if topic.startswith(f"fw/{self.site}/") else "unknown"
 
     def parse(self, topic: str, payload: bytes, received_at: float) -> list[Parsed]:
-        route = self.routes.get(topic)
+        routes = self.routes.get(topic)
+        if routes is not None:
+            return [
+                parsed
+                for route in routes
+                for parsed in self._format(route, topic, payload, received_at)
+            ]
         try:
-            if route is not None:
-                return route.format.parse(route.device, topic, payload, received_at, self.tz)
             if topic.startswith(f"fw/{self.site}/"):
                 if payload[:1] == b"[":
                     return self._native_batch(topic, payload, received_at)
                 return [self._native(topic, payload, received_at)]
         except Exception as error:  # a parser bug quarantines one message, not the agent
-            device = route.device.id if route is not None else None
-            reason = f"parser error: {error!r}"[:200]
-            return [Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, device)]
+            return [_parser_error(topic, payload, received_at, error, None)]
         return [Rejection(topic, payload[:KEEP_REJECTED], "unknown topic", received_at)]
+
+    def _format(self, route: Route, topic: str, payload: bytes, received_at: float) -> list[Parsed]:
+        try:
+            return route.format.parse(route.device, topic, payload, received_at, self.tz)
+        except Exception as error:  # one device's parser bug loses neither the agent nor the others
+            return [_parser_error(topic, payload, received_at, error, route.device.id)]
 
     def _native_batch(self, topic: str, payload: bytes, received_at: float) -> list[Parsed]:
         declared = self._declared_elsewhere(topic, payload, received_at)
@@ -101,17 +111,31 @@ class Router:
         return native.parse(topic, payload, received_at, self.native_devices)
 
 
+def _parser_error(
+    topic: str, payload: bytes, received_at: float, error: Exception, device: str | None
+) -> Rejection:
+    reason = f"parser error: {error!r}"[:200]
+    return Rejection(topic, payload[:KEEP_REJECTED], reason, received_at, device)
+
+
 def topic_conflicts(devices: Iterable[DeviceConfig]) -> list[str]:
-    """One line per topic that more than one device would read (a site-YAML mistake)."""
+    """One line per topic that more than one device would read (a site-YAML mistake), unless
+    every one of them reads it as shared (the channels of one Shelly)."""
     owners: dict[str, list[str]] = {}
+    exclusive: set[str] = set()
     for device in devices:
         format_ = FORMATS.get(device.source.format)
-        for topic in format_.subscriptions(device) if format_ is not None else []:
+        if format_ is None:
+            continue
+        shared = set(format_.shared_topics(device))
+        for topic in format_.subscriptions(device):
             owners.setdefault(topic, []).append(device.id)
+            if topic not in shared:
+                exclusive.add(topic)
     return [
         f"devices {', '.join(ids)} all read topic {topic!r}"
         for topic, ids in owners.items()
-        if len(ids) > 1
+        if len(ids) > 1 and topic in exclusive
     ]
 
 
@@ -121,12 +145,13 @@ def build_router(devices: Iterable[DeviceConfig], site: str, tz: ZoneInfo) -> Ro
     conflicts = topic_conflicts(declared)
     if conflicts:
         raise TopicConflict(conflicts)
-    routes = {
-        topic: Route(device, FORMATS[device.source.format])
-        for device in declared
-        if device.source.format in FORMATS
-        for topic in FORMATS[device.source.format].subscriptions(device)
-    }
+    routes: dict[str, tuple[Route, ...]] = {}
+    for device in declared:
+        format_ = FORMATS.get(device.source.format)
+        if format_ is None:
+            continue
+        for topic in format_.subscriptions(device):
+            routes[topic] = (*routes.get(topic, ()), Route(device, format_))
     natives = {d.id: d for d in declared if d.source.format == "native"}
     others = {d.id: d.source.format for d in declared if d.source.format != "native"}
     return Router(site, tz, routes, natives, others)

@@ -1,9 +1,9 @@
 """Shelly Gen2+ (Plus/Pro PM relays, EM, Pro 3EM): ``<id>/status/<component>`` and ``<id>/online``.
 
-Energy counters arrive in Wh and are stored in kWh (devices.md: a known bug source). The status
-topics carry no time; JSON-RPC ``NotifyStatus`` frames on ``<id>/events/rpc`` carry ``params.ts``
-and only the fields that changed. A device with both enabled reports a value on both: repeats are
-removed downstream.
+A device is one channel of a Shelly (``source.channel``, default 0). Energy counters arrive in Wh
+and are stored in kWh (devices.md: a known bug source). The status topics carry no time; JSON-RPC
+``NotifyStatus`` frames on ``<id>/events/rpc`` carry ``params.ts`` and only the fields that
+changed. A device with both enabled reports a value on both: repeats are removed downstream.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collector.formats.base import (
     device_time,
     lookup,
     measure,
+    mqtt_source,
     nothing_for,
     number,
     same,
@@ -40,27 +41,39 @@ class Field:
     convert: Callable[[float], float] = same
 
 
-# Channel 0 only: a device is one meter here, and channels 1.. of a Pro 4PM or Pro EM-50 would give
-# it a second value for the same metric at the same time. pm1 is the Plus PM Mini's meter.
+# A device is one meter: one channel of a Shelly (source.channel, default 0), whose components are
+# named <kind>:<channel>. A Pro 4PM is four devices with the same topic and channels 0-3; they share
+# the Shelly's online and events/rpc topics. pm1 is the Plus PM Mini's meter, em/emdata the Pro
+# 3EM's three-phase totals, em1/em1data one channel of a Pro EM or of a Pro 3EM set to monophase.
 COMPONENTS: dict[str, tuple[Field, ...]] = {
-    "switch:0": (Field(("apower",), "power"), Field(("aenergy", "total"), "energy", _kwh)),
-    "pm1:0": (Field(("apower",), "power"), Field(("aenergy", "total"), "energy", _kwh)),
-    "em:0": (Field(("total_act_power",), "power"),),
-    "emdata:0": (Field(("total_act",), "energy", _kwh),),
-    "em1:0": (Field(("act_power",), "power"),),
-    "em1data:0": (Field(("total_act_energy",), "energy", _kwh),),
+    "switch": (Field(("apower",), "power"), Field(("aenergy", "total"), "energy", _kwh)),
+    "pm1": (Field(("apower",), "power"), Field(("aenergy", "total"), "energy", _kwh)),
+    "em": (Field(("total_act_power",), "power"),),
+    "emdata": (Field(("total_act",), "energy", _kwh),),
+    "em1": (Field(("act_power",), "power"),),
+    "em1data": (Field(("total_act_energy",), "energy", _kwh),),
 }
 _NOTIFICATIONS = ("NotifyStatus", "NotifyFullStatus")
 _AVAILABILITY = {"true": True, "false": False}
 
 
+def _channel(device: DeviceConfig) -> int:
+    return mqtt_source(device).channel or 0
+
+
+def _components(device: DeviceConfig) -> list[str]:
+    """The components the device reads, e.g. ``switch:1``, ``em1:1``... for channel 1."""
+    return [f"{kind}:{_channel(device)}" for kind in COMPONENTS]
+
+
+def shared_topics(device: DeviceConfig) -> list[str]:
+    own = source_topic(device)
+    return [f"{own}/online", f"{own}/events/rpc"]
+
+
 def subscriptions(device: DeviceConfig) -> list[str]:
     own = source_topic(device)
-    return [
-        f"{own}/online",
-        f"{own}/events/rpc",
-        *(f"{own}/status/{component}" for component in COMPONENTS),
-    ]
+    return [*shared_topics(device), *(f"{own}/status/{name}" for name in _components(device))]
 
 
 def parse(
@@ -75,21 +88,29 @@ def parse(
         return [message.availability(online)]
     if topic == f"{own}/events/rpc":
         return _rpc(message)
-    status = f"{own}/status/"
-    if topic.startswith(status) and topic[len(status) :] in COMPONENTS:
-        return _status(message, topic[len(status) :])
-    return [message.reject("not a Shelly status topic")]
+    status, channel = f"{own}/status/", _channel(device)
+    component = topic[len(status) :]
+    fields = _fields(component, channel) if topic.startswith(status) else None
+    if fields is None:
+        return [message.reject(f"not a Shelly status topic of channel {channel}")]
+    return _status(message, component, fields)
 
 
-def _status(message: Message, component: str) -> list[Parsed]:
+def _fields(component: str, channel: int) -> tuple[Field, ...] | None:
+    """What is read from ``component`` (``em1:1``), or None if it is not one of the channel's."""
+    kind, _, index = component.partition(":")
+    return COMPONENTS.get(kind) if index == str(channel) else None
+
+
+def _status(message: Message, component: str, fields: tuple[Field, ...]) -> list[Parsed]:
     body = decode(message)
     if isinstance(body, Rejection):
         return [body]
     if not isinstance(body, dict):
         return [message.reject(f"{component} status must be a JSON object")]
-    results = _component(message, component, body, message.received_at)
+    results = _component(message, component, fields, body, message.received_at)
     if not results:
-        names = " or ".join(".".join(field.path) for field in COMPONENTS[component])
+        names = " or ".join(".".join(field.path) for field in fields)
         return [nothing_for(message, f"{names} in {component}")]
     return results
 
@@ -107,23 +128,29 @@ def _rpc(message: Message) -> list[Parsed]:
     if raw_ts is None:
         return [message.reject("NotifyStatus params.ts must be a finite number")]
     ts = device_time(raw_ts, message.received_at)
+    own = _channel(message.device)
     results: list[Parsed] = []
-    # A notification names only what changed: a component without our fields is not an error.
+    # A notification names only what changed, and other channels' components are other devices'.
     for component, status in params.items():
-        if component not in COMPONENTS:
+        fields = _fields(component, own)
+        if fields is None:
             continue
         if not isinstance(status, dict):
             results.append(message.reject(f"{component} must be a JSON object"))
             continue
-        results += _component(message, component, status, ts)
+        results += _component(message, component, fields, status, ts)
     return results
 
 
 def _component(
-    message: Message, component: str, status: dict[object, object], ts: float
+    message: Message,
+    component: str,
+    fields: tuple[Field, ...],
+    status: dict[object, object],
+    ts: float,
 ) -> list[Parsed]:
     results: list[Parsed] = []
-    for field in COMPONENTS[component]:
+    for field in fields:
         raw = lookup(status, field.path)
         if raw is not None:
             name = ".".join((component, *field.path))

@@ -2,7 +2,8 @@
 
 SENSOR carries ``ENERGY`` (Total kWh, Power W) and temperature probes under their sensor's name.
 Its ``Time`` is the device's local time without an offset (devices.md), resolved with the site's
-zone. Only the default FullTopic ``%prefix%/%topic%/`` with prefix ``tele`` is read.
+zone; at a DST change, to the instant closest to its receipt (``_local_time``). Only the default
+FullTopic ``%prefix%/%topic%/`` with prefix ``tele`` is read.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ _AVAILABILITY = {"online": True, "offline": False}
 def subscriptions(device: DeviceConfig) -> list[str]:
     topic = source_topic(device)
     return [f"tele/{topic}/SENSOR", f"tele/{topic}/LWT"]
+
+
+def shared_topics(device: DeviceConfig) -> list[str]:
+    return []  # a Tasmota topic is one device's
 
 
 def parse(
@@ -86,17 +91,29 @@ def _time(message: Message, raw: object, tz: ZoneInfo) -> float | Rejection:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         return message.reject(f"Time {raw[:40]!r} is not ISO 8601")
-    if parsed.tzinfo is None:
-        # Local time without offset. In the hour repeated when summer time ends, fold=0 reads it
-        # as the first pass (summer time); a time inside the hour skipped in spring is read with
-        # the offset in force before the gap. Both are at most an hour off, and received_at is
-        # kept beside ts. An offset is present only with SetOption52, and then used as sent.
-        parsed = parsed.replace(tzinfo=tz, fold=0)
+    # An offset is present only with SetOption52, and then used as sent.
     try:
-        ts = parsed.timestamp()
+        if parsed.tzinfo is not None:
+            ts = parsed.timestamp()
+        else:
+            ts = _local_time(parsed, tz, message.received_at)
     except (OverflowError, ValueError, OSError):
         return message.received_at
     return device_time(ts, message.received_at)
+
+
+def _local_time(wall: datetime, tz: ZoneInfo, received_at: float) -> float:
+    """The instant a wall-clock time without offset names in ``tz``, in unix seconds.
+
+    Where the wall time is ambiguous (the hour repeated when summer time ends) or does not exist
+    (the hour skipped when it starts: the device's clock changed late or early), its two readings
+    (PEP 495 fold=0 and fold=1: the offset before and after the change) are both candidates, and
+    the one closest to the time of receipt wins. Tasmota stamps a message as it sends it, so this
+    is right unless delivery took over half an hour; a tie goes to the earlier instant, as a
+    message arrives after it is sent. Deterministic in (wall, tz, received_at).
+    """
+    candidates = {wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1)}
+    return min(candidates, key=lambda ts: (abs(ts - received_at), ts))
 
 
 def _energy(message: Message, energy: dict[object, object], ts: float) -> list[Parsed]:

@@ -1,12 +1,16 @@
 """Zigbee2MQTT (door contacts, temperature/humidity and leak sensors): ``<base>/<friendly_name>``.
 
 Every message carries the device's whole cached state, and the bridge republishes all of them when
-it restarts: repeats are expected here and removed downstream. Messages carry no time of their own
-(``last_seen`` is off by default), so ``ts`` is the time of receipt.
+it restarts: repeats are expected here and removed downstream. With the bridge's
+``advanced.last_seen`` set, a message carries when the bridge last heard from the device (ISO 8601
+in UTC or with the bridge's offset, or epoch milliseconds): that is ``ts`` when plausible, else the
+time of receipt, which is also ``ts`` when ``last_seen`` is off (the default). A republished state
+then keeps its own time, so it is recognised downstream as the repeat it is.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from collector.config import DeviceConfig
@@ -14,10 +18,12 @@ from collector.formats.base import (
     Message,
     Parsed,
     decode,
+    device_time,
     lookup,
     measure,
     mqtt_source,
     nothing_for,
+    number,
     source_topic,
     text,
 )
@@ -33,6 +39,10 @@ _AVAILABILITY = {"online": True, "offline": False}
 def subscriptions(device: DeviceConfig) -> list[str]:
     state = _state_topic(device)
     return [state, f"{state}/availability"]
+
+
+def shared_topics(device: DeviceConfig) -> list[str]:
+    return []  # a friendly name is one device's
 
 
 def parse(
@@ -57,7 +67,9 @@ def _state(message: Message) -> list[Parsed]:
         return [body]
     if not isinstance(body, dict):
         return [message.reject("state payload must be a JSON object")]
-    ts = message.received_at
+    ts = _last_seen(message, body.get("last_seen"))
+    if isinstance(ts, Rejection):
+        return [ts]
     results: list[Parsed] = []
     # null means "not reported yet" (e.g. just after pairing), not a broken value.
     for name in NUMBERS:
@@ -69,6 +81,38 @@ def _state(message: Message) -> list[Parsed]:
         wanted = [name for name in (*NUMBERS, "contact") if message.device.accepts(name)]
         return [nothing_for(message, " or ".join(wanted) or "reading")]
     return results
+
+
+def _last_seen(message: Message, raw: object) -> float | Rejection:
+    """The bridge's ``advanced.last_seen``: ISO_8601 (UTC, ``...Z``), ISO_8601_local (with the
+    bridge's offset) or epoch (milliseconds); the time of receipt when off or implausible."""
+    if raw is None:
+        return message.received_at
+    ts = _iso_8601(message, raw) if isinstance(raw, str) else _epoch_ms(message, raw)
+    if isinstance(ts, Rejection):
+        return ts
+    # A bridge whose clock is not set: its values are still good, stamped on receipt.
+    return device_time(ts, message.received_at)
+
+
+def _iso_8601(message: Message, raw: str) -> float | Rejection:
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return message.reject(f"last_seen {raw[:40]!r} is not ISO 8601")
+    if parsed.tzinfo is None:
+        return message.reject(f"last_seen {raw[:40]!r} has no UTC offset")
+    return parsed.timestamp()
+
+
+def _epoch_ms(message: Message, raw: object) -> float | Rejection:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        kind = type(raw).__name__
+        return message.reject(f"last_seen must be ISO 8601 or epoch milliseconds, not {kind}")
+    ms = number(raw)
+    if ms is None:
+        return message.reject("last_seen is not a finite number")
+    return ms / 1000.0
 
 
 def _contact(message: Message, raw: object, ts: float) -> list[Parsed]:

@@ -148,6 +148,9 @@ class Broken:
     def subscriptions(self, device: DeviceConfig) -> list[str]:
         return ["broken/topic"]
 
+    def shared_topics(self, device: DeviceConfig) -> list[str]:
+        return ["broken/topic"]
+
     def parse(
         self, device: DeviceConfig, topic: str, payload: bytes, received_at: float, tz: ZoneInfo
     ) -> list[Parsed]:
@@ -155,10 +158,86 @@ class Broken:
 
 
 def test_a_parser_that_raises_gives_a_rejection() -> None:
-    router = Router("demo", SHANGHAI, {"broken/topic": Route(DEVICES[0], Broken())}, {}, {})
+    router = Router("demo", SHANGHAI, {"broken/topic": (Route(DEVICES[0], Broken()),)}, {}, {})
     reason = "parser error: KeyError('\\ud800')"
     expected = [rejected("broken/topic", b"x", reason, "kitchen-plug")]
     assert router.parse("broken/topic", b"x", RECEIVED) == expected
+
+
+def test_a_parser_that_raises_loses_no_other_device_of_a_shared_topic() -> None:
+    routes = (Route(DEVICES[0], Broken()), Route(DEVICES[2], Broken()))
+    router = Router("demo", SHANGHAI, {"broken/topic": routes}, {}, {})
+    reason = "parser error: KeyError('\\ud800')"
+    assert router.parse("broken/topic", b"x", RECEIVED) == [
+        rejected("broken/topic", b"x", reason, "kitchen-plug"),
+        rejected("broken/topic", b"x", reason, "hvac-3em"),
+    ]
+
+
+PRO4PM = "shellypro4pm-c8f09e8a1b2c"
+RELAYS = [
+    DeviceConfig.model_validate(
+        {
+            "id": f"pump-{n + 1}",
+            "kind": "power_meter",
+            "source": {"format": "shelly", "topic": PRO4PM, "channel": n},
+        }
+    )
+    for n in (0, 1)
+]
+CHANNEL_ROUTER = build_router(RELAYS, "demo", SHANGHAI)
+KINDS = ("switch", "pm1", "em", "emdata", "em1", "em1data")
+
+
+def test_the_channels_of_one_shelly_share_its_online_and_rpc_topics() -> None:
+    assert topic_conflicts(RELAYS) == []
+    assert CHANNEL_ROUTER.subscriptions() == [
+        "fw/demo/+/+",
+        f"{PRO4PM}/online",
+        f"{PRO4PM}/events/rpc",
+        *(f"{PRO4PM}/status/{kind}:0" for kind in KINDS),
+        *(f"{PRO4PM}/status/{kind}:1" for kind in KINDS),
+    ]
+
+
+CHANNEL_MESSAGES = [
+    pytest.param(
+        f"{PRO4PM}/online",
+        b"false",
+        [Availability("pump-1", False, RECEIVED), Availability("pump-2", False, RECEIVED)],
+        id="online: every channel",
+    ),
+    pytest.param(
+        f"{PRO4PM}/status/switch:1",
+        b'{"id":1,"output":true,"apower":75.5}',
+        [reading("pump-2", "power", 75.5)],
+        id="status: its channel's device",
+    ),
+    pytest.param(
+        f"{PRO4PM}/events/rpc",
+        b'{"method":"NotifyStatus","params":{"ts":1795414199.5,'
+        b'"switch:0":{"apower":12.0},"switch:1":{"apower":75.5}}}',
+        [
+            reading("pump-1", "power", 12.0, 1_795_414_199.5),
+            reading("pump-2", "power", 75.5, 1_795_414_199.5),
+        ],
+        id="NotifyStatus: each channel its component",
+    ),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload", "expected"), CHANNEL_MESSAGES)
+def test_a_shared_topic_reaches_every_channel(
+    topic: str, payload: bytes, expected: list[Parsed]
+) -> None:
+    assert CHANNEL_ROUTER.parse(topic, payload, RECEIVED) == expected
+
+
+def test_two_devices_on_one_channel_are_refused() -> None:
+    twin = RELAYS[1].model_copy(update={"id": "pump-2b"})
+    assert topic_conflicts([*RELAYS, twin]) == [
+        f"devices pump-2, pump-2b all read topic '{PRO4PM}/status/{kind}:1'" for kind in KINDS
+    ]
 
 
 def test_two_devices_on_one_topic_are_refused() -> None:

@@ -1,4 +1,4 @@
-"""Shelly Gen2+: status components (Wh -> kWh), RPC notifications, online, and rejections."""
+"""Shelly Gen2+: status components (Wh -> kWh), channels, RPC notifications, online, rejections."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from collector.config import DeviceConfig
 from collector.formats import Availability, Parsed
-from collector.formats.shelly import COMPONENTS, parse, subscriptions
+from collector.formats.shelly import COMPONENTS, parse, shared_topics, subscriptions
 from collector.models import Reading, Rejection
 from tests.collector.formats.strategies import documents, storable
 
@@ -22,6 +22,23 @@ SHELLY_TS = 1_763_900_000.12
 ID = "shellypro3em-a8032ab12345"
 METER = DeviceConfig.model_validate(
     {"id": "hvac-3em", "kind": "power_meter", "source": {"format": "shelly", "topic": ID}}
+)
+PRO4PM = "shellypro4pm-c8f09e8a1b2c"
+PRO_EM = "shellyproem50-08f9e0e5a6b7"
+# The fourth relay of a Pro 4PM and the second clamp of a Pro EM-50: one device per channel.
+PUMP = DeviceConfig.model_validate(
+    {
+        "id": "pump-4",
+        "kind": "power_meter",
+        "source": {"format": "shelly", "topic": PRO4PM, "channel": 3},
+    }
+)
+CHILLER = DeviceConfig.model_validate(
+    {
+        "id": "chiller",
+        "kind": "power_meter",
+        "source": {"format": "shelly", "topic": PRO_EM, "channel": 1},
+    }
 )
 
 
@@ -42,9 +59,20 @@ def notify(method: str = "NotifyStatus", **params: Any) -> bytes:
     return json.dumps(frame).encode()
 
 
-def test_subscriptions() -> None:
-    status = [f"{ID}/status/{component}" for component in COMPONENTS]
-    assert subscriptions(METER) == [f"{ID}/online", f"{ID}/events/rpc", *status]
+SUBSCRIPTIONS = [
+    pytest.param(METER, ID, 0, id="channel 0 by default"),
+    pytest.param(PUMP, PRO4PM, 3, id="channel 3"),
+    pytest.param(CHILLER, PRO_EM, 1, id="channel 1"),
+]
+
+
+@pytest.mark.parametrize(("device", "own", "channel"), SUBSCRIPTIONS)
+def test_subscriptions_are_the_channels_components(
+    device: DeviceConfig, own: str, channel: int
+) -> None:
+    status = [f"{own}/status/{kind}:{channel}" for kind in COMPONENTS]
+    assert subscriptions(device) == [f"{own}/online", f"{own}/events/rpc", *status]
+    assert shared_topics(device) == [f"{own}/online", f"{own}/events/rpc"]
 
 
 # Samples from devices.md (Shelly's component documentation).
@@ -107,6 +135,152 @@ def test_status_components_become_readings(
     component: str, payload: bytes, expected: list[Parsed]
 ) -> None:
     assert parse(METER, f"{ID}/status/{component}", payload, RECEIVED, UTC) == expected
+
+
+def reading(device: DeviceConfig, metric: str, value: float, ts: float = RECEIVED) -> Reading:
+    return Reading(device.id, metric, ts, value, RECEIVED)
+
+
+def rejected_by(device: DeviceConfig, topic: str, payload: bytes, channel: int) -> Rejection:
+    reason = f"not a Shelly status topic of channel {channel}"
+    return Rejection(topic, payload, reason, RECEIVED, device.id)
+
+
+# Status objects with the fields Shelly's component documentation lists for Switch, EM, EMData, EM1
+# and EM1Data; the em1:1 object is what a Pro EM-50's second clamp publishes.
+PRO4PM_SWITCH_3 = {
+    "id": 3,
+    "source": "init",
+    "output": True,
+    "apower": 1480.2,
+    "voltage": 231.4,
+    "freq": 50.0,
+    "current": 6.52,
+    "pf": 0.98,
+    "aenergy": {
+        "total": 861234.5,
+        "by_minute": [24670.0, 24668.1, 24671.3],
+        "minute_ts": 1795414140,
+    },
+    "ret_aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": 1795414140},
+    "temperature": {"tC": 48.3, "tF": 118.9},
+}
+PRO3EM_EM = {
+    "id": 0,
+    "a_current": 4.029,
+    "a_voltage": 236.1,
+    "a_act_power": 951.2,
+    "a_aprt_power": 951.9,
+    "a_pf": 1,
+    "a_freq": 50,
+    "b_current": 4.027,
+    "b_voltage": 236.201,
+    "b_act_power": -951.1,
+    "b_aprt_power": 951.9,
+    "b_pf": 1,
+    "b_freq": 50,
+    "c_current": 3.03,
+    "c_voltage": 236.402,
+    "c_act_power": 715.4,
+    "c_aprt_power": 716.2,
+    "c_pf": 1,
+    "c_freq": 50,
+    "n_current": 11.029,
+    "total_current": 11.083,
+    "total_act_power": 715.501,
+    "total_aprt_power": 2385.116,
+    "user_calibrated_phase": [],
+}
+PRO3EM_EMDATA = {
+    "id": 0,
+    "a_total_act_energy": 411522.6,
+    "a_total_act_ret_energy": 0,
+    "b_total_act_energy": 408216.1,
+    "b_total_act_ret_energy": 52.3,
+    "c_total_act_energy": 414829.1,
+    "c_total_act_ret_energy": 0,
+    "total_act": 1234567.8,
+    "total_act_ret": 52.3,
+}
+PRO_EM_EM1_1 = {
+    "id": 1,
+    "current": 2.598,
+    "voltage": 234.9,
+    "act_power": 501.8,
+    "aprt_power": 612.4,
+    "pf": 0.84,
+    "freq": 50,
+    "calibration": "factory",
+}
+CHANNELS = [
+    pytest.param(
+        PUMP,
+        f"{PRO4PM}/status/switch:3",
+        body(**PRO4PM_SWITCH_3),
+        [reading(PUMP, "power", 1480.2), reading(PUMP, "energy", 861.2345)],
+        id="Pro 4PM switch:3",
+    ),
+    pytest.param(
+        METER,
+        f"{ID}/status/em:0",
+        body(**PRO3EM_EM),
+        [meter("power", 715.501)],
+        id="Pro 3EM em:0: total_act_power, phases ignored",
+    ),
+    pytest.param(
+        METER,
+        f"{ID}/status/emdata:0",
+        body(**PRO3EM_EMDATA),
+        [meter("energy", 1234.5678)],
+        id="Pro 3EM emdata:0: total_act (import) Wh->kWh, returned ignored",
+    ),
+    pytest.param(
+        CHILLER,
+        f"{PRO_EM}/status/em1:1",
+        body(**PRO_EM_EM1_1),
+        [reading(CHILLER, "power", 501.8)],
+        id="Pro EM-50 em1:1",
+    ),
+    pytest.param(
+        CHILLER,
+        f"{PRO_EM}/status/em1data:1",
+        body(id=1, total_act_energy=2776.5, total_act_ret_energy=0),
+        [reading(CHILLER, "energy", 2.7765)],
+        id="Pro EM-50 em1data:1",
+    ),
+    pytest.param(
+        PUMP,
+        f"{PRO4PM}/status/switch:0",
+        body(**SWITCH),
+        [rejected_by(PUMP, f"{PRO4PM}/status/switch:0", body(**SWITCH), 3)],
+        id="another channel's status",
+    ),
+    pytest.param(
+        CHILLER,
+        f"{PRO_EM}/events/rpc",
+        notify(ts=SHELLY_TS, **{"em1:0": {"act_power": 0.0}, "em1:1": {"act_power": 501.8}}),
+        [reading(CHILLER, "power", 501.8, SHELLY_TS)],
+        id="NotifyStatus: the channel's component only",
+    ),
+    pytest.param(
+        PUMP,
+        f"{PRO4PM}/events/rpc",
+        notify(
+            "NotifyFullStatus",
+            ts=SHELLY_TS,
+            **{f"switch:{n}": {"id": n, "apower": 10.0 * n} for n in range(4)},
+        ),
+        [reading(PUMP, "power", 30.0, SHELLY_TS)],
+        id="NotifyFullStatus of four relays: the fourth",
+    ),
+]
+
+
+@pytest.mark.parametrize(("device", "topic", "payload", "expected"), CHANNELS)
+def test_a_device_reads_its_own_channel(
+    device: DeviceConfig, topic: str, payload: bytes, expected: list[Parsed]
+) -> None:
+    assert parse(device, topic, payload, RECEIVED, UTC) == expected
 
 
 BAD = [
@@ -218,15 +392,21 @@ def test_online(payload: bytes, expected: list[Parsed]) -> None:
 
 @pytest.mark.parametrize("topic", [f"{ID}/status/switch:1", f"{ID}/status/sys", "other/online"])
 def test_topics_not_read_are_rejected(topic: str) -> None:
-    expected = [rejected(topic, b"{}", "not a Shelly status topic")]
+    expected = [rejected(topic, b"{}", "not a Shelly status topic of channel 0")]
     assert parse(METER, topic, b"{}", RECEIVED, UTC) == expected
 
 
-KEYS = ["method", "params", "ts", *COMPONENTS, "apower", "aenergy", "total", "total_act_power"]
-KEYS += ["total_act", "act_power", "total_act_energy"]
+KEYS = ["method", "params", "ts", "apower", "aenergy", "total", "total_act_power", "total_act"]
+KEYS += ["act_power", "total_act_energy", *(f"{kind}:{n}" for kind in COMPONENTS for n in (0, 3))]
+
+
+LEVELS = ["online", "events/rpc", *(f"status/{kind}:{n}" for kind in COMPONENTS for n in (0, 3))]
 
 
 @settings(max_examples=300)
-@given(topic=st.sampled_from(subscriptions(METER)), payload=documents(KEYS))
-def test_parse_never_raises(topic: str, payload: bytes) -> None:
-    assert storable(parse(METER, topic, payload, RECEIVED, UTC))
+@given(
+    device=st.sampled_from([METER, PUMP]), level=st.sampled_from(LEVELS), payload=documents(KEYS)
+)
+def test_parse_never_raises(device: DeviceConfig, level: str, payload: bytes) -> None:
+    topic = f"{device.source.topic}/{level}"
+    assert storable(parse(device, topic, payload, RECEIVED, UTC))

@@ -24,6 +24,16 @@ GOOD = [
         Source(format="zigbee2mqtt", topic="cold room/door", base="site/z2m"),
         id="friendly name with / and space, own base",
     ),
+    pytest.param(
+        {"format": "shelly", "topic": "shellypro4pm-c8f09e8a1b2c", "channel": 3},
+        Source(format="shelly", topic="shellypro4pm-c8f09e8a1b2c", channel=3),
+        id="shelly channel",
+    ),
+    pytest.param(
+        {"format": "shelly", "topic": "shellypro4pm-c8f09e8a1b2c", "channel": "1"},
+        Source(format="shelly", topic="shellypro4pm-c8f09e8a1b2c", channel=1),
+        id="channel from ${VAR} expansion",
+    ),
 ]
 
 
@@ -42,6 +52,26 @@ BAD = [
         {"format": "tasmota", "topic": "a", "base": "b"},
         "source.base applies only to format zigbee2mqtt",
         id="base elsewhere",
+    ),
+    pytest.param(
+        {"format": "tasmota", "topic": "a", "channel": 1},
+        "source.channel applies only to format shelly",
+        id="channel elsewhere",
+    ),
+    pytest.param(
+        {"format": "shelly", "topic": "a", "channel": -1},
+        "greater than or equal to 0",
+        id="negative channel",
+    ),
+    pytest.param(
+        {"format": "shelly", "topic": "a", "channel": True},
+        "channel is a component id",
+        id="channel: on (YAML 1.1 true)",
+    ),
+    pytest.param(
+        {"format": "shelly", "topic": "a", "channel": 1.5},
+        "valid integer",
+        id="fractional channel",
     ),
     pytest.param({"format": "homie", "topic": "a"}, "Input should be", id="unknown format"),
     pytest.param({"format": "native", "extra": 1}, "Extra inputs", id="extra key"),

@@ -161,19 +161,68 @@ def test_sensor_messages_become_readings(
     assert parse(device, topic, payload, RECEIVED, SHANGHAI) == expected
 
 
-# Berlin, 2026: clocks go 02:00 -> 03:00 on 29 March and 03:00 -> 02:00 on 25 October.
+NEW_YORK = ZoneInfo("America/New_York")
+# Where a local Time is ambiguous (the hour repeated when summer time ends) or does not exist (the
+# hour skipped when it starts), its readings with the offset before and after the change are both
+# candidates, and the one closest to the time of receipt is taken; a tie goes to the earlier one.
+# Berlin 2026: 02:00 CET -> 03:00 CEST on 29 March, 03:00 CEST -> 02:00 CET on 25 October (01:00Z).
+# New York 2026: 02:00 EST -> 03:00 EDT on 8 March, 02:00 EDT -> 01:00 EST on 1 November (06:00Z).
+FIRST_PASS = 1_792_888_200.0  # 2026-10-25T02:30+02:00 = 00:30Z
+SECOND_PASS = 1_792_891_800.0  # 2026-10-25T02:30+01:00 = 01:30Z
+LATE_CHANGE = 1_774_747_800.0  # 2026-03-29T02:30+01:00 = 01:30Z: the device still on winter time
+EARLY_CHANGE = 1_774_744_200.0  # 2026-03-29T02:30+02:00 = 00:30Z: the device changed early
 DST = [
-    pytest.param("2026-07-01T12:00:00", 1_782_900_000.0, id="summer: UTC+2"),
-    pytest.param("2026-10-25T02:30:00", 1_792_888_200.0, id="repeated hour: first pass (fold=0)"),
-    pytest.param("2026-10-25T03:30:00", 1_792_895_400.0, id="after the change: UTC+1"),
-    pytest.param("2026-03-29T02:30:00", 1_774_747_800.0, id="skipped hour: offset before gap"),
+    pytest.param(BERLIN, "2026-07-01T12:00:00", 1_782_900_003.0, 1_782_900_000.0, id="summer"),
+    pytest.param(
+        BERLIN, "2026-10-25T03:30:00", 1_792_895_403.0, 1_792_895_400.0, id="after the change"
+    ),
+    pytest.param(
+        BERLIN, "2026-10-25T02:30:00", FIRST_PASS + 3, FIRST_PASS, id="repeated hour, first pass"
+    ),
+    pytest.param(
+        BERLIN, "2026-10-25T02:30:00", SECOND_PASS + 3, SECOND_PASS, id="repeated hour, second"
+    ),
+    pytest.param(
+        BERLIN, "2026-10-25T02:30:00", FIRST_PASS + 1800, FIRST_PASS, id="halfway: the earlier"
+    ),
+    pytest.param(
+        BERLIN, "2026-10-25T02:30:00", SECOND_PASS + 7200, SECOND_PASS, id="late: the nearer"
+    ),
+    pytest.param(
+        BERLIN,
+        "2026-10-25T02:30:00+01:00",
+        FIRST_PASS + 3,
+        SECOND_PASS,
+        id="an offset (SetOption52) is used as sent",
+    ),
+    pytest.param(
+        BERLIN, "2026-03-29T02:30:00", LATE_CHANGE + 3, LATE_CHANGE, id="skipped hour, late clock"
+    ),
+    pytest.param(
+        BERLIN, "2026-03-29T02:30:00", EARLY_CHANGE + 3, EARLY_CHANGE, id="skipped, early clock"
+    ),
+    pytest.param(
+        NEW_YORK, "2026-11-01T01:30:00", 1_793_511_003.0, 1_793_511_000.0, id="NY repeated, EDT"
+    ),
+    pytest.param(
+        NEW_YORK, "2026-11-01T01:30:00", 1_793_514_603.0, 1_793_514_600.0, id="NY repeated, EST"
+    ),
+    pytest.param(
+        NEW_YORK, "2026-03-08T02:30:00", 1_772_955_003.0, 1_772_955_000.0, id="NY skipped, late"
+    ),
+    pytest.param(
+        NEW_YORK, "2026-03-08T02:30:00", 1_772_951_403.0, 1_772_951_400.0, id="NY skipped, early"
+    ),
 ]
 
 
-@pytest.mark.parametrize(("local", "ts"), DST)
-def test_local_time_at_a_dst_change(local: str, ts: float) -> None:
+@pytest.mark.parametrize(("tz", "local", "received", "ts"), DST)
+def test_local_time_at_a_dst_change_is_the_one_nearest_receipt(
+    tz: ZoneInfo, local: str, received: float, ts: float
+) -> None:
     payload = sensor(Time=local, ENERGY={"Power": 45})
-    assert parse(PLUG, "tele/kp/SENSOR", payload, RECEIVED, BERLIN) == [plug("power", 45.0, ts)]
+    expected = [Reading("kitchen-plug", "power", ts, 45.0, received)]
+    assert parse(PLUG, "tele/kp/SENSOR", payload, received, tz) == expected
 
 
 BAD = [

@@ -1,4 +1,4 @@
-"""Zigbee2MQTT: device state (contact inverted), availability, and what is rejected and why."""
+"""Zigbee2MQTT: device state (contact inverted), last_seen, availability, and what is rejected."""
 
 from __future__ import annotations
 
@@ -109,6 +109,33 @@ def test_state_messages_become_readings(
     assert parse(device, subscriptions(device)[0], payload, RECEIVED, UTC) == expected
 
 
+# advanced.last_seen: ISO_8601 (UTC), ISO_8601_local (the bridge's offset; older bridges wrote
+# +0100), epoch (milliseconds). 2026-11-23T06:09:58.123Z is two seconds before RECEIVED.
+SEEN = 1_795_414_198.123
+LAST_SEEN = [
+    pytest.param("2026-11-23T06:09:58.123Z", SEEN, id="ISO_8601"),
+    pytest.param("2026-11-23T14:09:58+08:00", 1_795_414_198.0, id="ISO_8601_local"),
+    pytest.param("2026-11-23T07:09:58.123+0100", SEEN, id="ISO_8601_local without colon"),
+    pytest.param(1_795_414_198_123, SEEN, id="epoch ms"),
+    pytest.param(None, RECEIVED, id="null: time of receipt"),
+    pytest.param(1_795_155_000_000, 1_795_155_000.0, id="three days old: a republished state"),
+    pytest.param(1_795_414_260_000, 1_795_414_260.0, id="a minute ahead: kept"),
+    pytest.param(1_795_414_198, RECEIVED, id="epoch seconds read as ms: 1970, receipt"),
+    pytest.param("1970-01-01T00:00:05.000Z", RECEIVED, id="bridge clock not set: receipt"),
+    pytest.param("2027-01-01T00:00:00.000Z", RECEIVED, id="far future: receipt"),
+]
+
+
+@pytest.mark.parametrize(("last_seen", "ts"), LAST_SEEN)
+def test_last_seen_is_the_reading_time_when_plausible(last_seen: object, ts: float) -> None:
+    payload = state(contact=False, battery=91, linkquality=120, last_seen=last_seen)
+    expected = [
+        Reading(DOOR.id, "battery", ts, 91.0, RECEIVED),
+        Reading(DOOR.id, "contact", ts, 1.0, RECEIVED),
+    ]
+    assert parse(DOOR, "zigbee2mqtt/cd", payload, RECEIVED, UTC) == expected
+
+
 BAD = [
     pytest.param(DOOR, b"open", "not JSON: Expecting value: line 1 column 1 (char 0)", id="text"),
     pytest.param(DOOR, b"[true]", "state payload must be a JSON object", id="list"),
@@ -135,6 +162,42 @@ BAD = [
         state(humidity="55"),
         "humidity must be a number, not str",
         id="humidity string",
+    ),
+    pytest.param(
+        FRIDGE,
+        state(temperature=4.0, last_seen="yesterday"),
+        "last_seen 'yesterday' is not ISO 8601",
+        id="last_seen not ISO",
+    ),
+    pytest.param(
+        FRIDGE,
+        state(temperature=4.0, last_seen="2026-11-23T06:09:58"),
+        "last_seen '2026-11-23T06:09:58' has no UTC offset",
+        id="last_seen without offset",
+    ),
+    pytest.param(
+        FRIDGE,
+        state(temperature=4.0, last_seen=True),
+        "last_seen must be ISO 8601 or epoch milliseconds, not bool",
+        id="last_seen bool",
+    ),
+    pytest.param(
+        FRIDGE,
+        state(temperature=4.0, last_seen={"ms": 1}),
+        "last_seen must be ISO 8601 or epoch milliseconds, not dict",
+        id="last_seen object",
+    ),
+    pytest.param(
+        FRIDGE,
+        b'{"temperature":4.0,"last_seen":NaN}',
+        "last_seen is not a finite number",
+        id="last_seen NaN",
+    ),
+    pytest.param(
+        FRIDGE,
+        b'{"temperature":4.0,"last_seen":1' + b"0" * 400 + b"}",
+        "last_seen is not a finite number",
+        id="last_seen too large for a float",
     ),
 ]
 
@@ -176,6 +239,7 @@ def test_a_topic_of_another_device_is_rejected() -> None:
 
 
 KEYS = ["temperature", "humidity", "battery", "contact", "water_leak", "linkquality", "state"]
+KEYS += ["last_seen"]
 
 
 @settings(max_examples=300)
