@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,8 @@ def open_alarms(conn: sqlite3.Connection) -> list[Alarm]:
 
 def dump_state(state: RuleState) -> str:
     kind = "stale" if isinstance(state, stale.StaleState) else "threshold"
-    return json.dumps({"kind": kind, **asdict(state)})
+    # Not asdict(): it deep-copies, and states are saved at every commit that touched them.
+    return json.dumps({"kind": kind, **{f.name: getattr(state, f.name) for f in fields(state)}})
 
 
 def load_state(text: str) -> RuleState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collector.duration import format_duration
@@ -35,6 +35,7 @@ class Engine:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    _by_series: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -64,20 +65,49 @@ class Engine:
         )
 
     def on_reading(self, reading: Reading) -> list[AlarmChange]:
+        return self.on_series(reading.device, reading.metric, (reading.value,), reading.received_at)
+
+    def on_series(
+        self, device: str, metric: str, values: Sequence[float], at: float
+    ) -> list[AlarmChange]:
+        """Readings of one metric of one device received together (one message, or one batch of
+        a device's buffered readings), in order. Each value is evaluated, so a breach inside a
+        batch is not hidden by a normal last value; the device is seen once."""
         changes: list[AlarmChange] = []
-        for rule in self._by_device.get(reading.device, ()):
+        if not values:
+            return changes
+        for rule in self._rules_for(device, metric):
             if isinstance(rule, ThresholdRule):
-                if rule.metric != reading.metric:
-                    continue
-                state: RuleState = threshold.evaluate(
-                    rule, _threshold(self.states[rule.id]), reading.value, reading.received_at
-                )
-            elif rule.metric is None or rule.metric == reading.metric:
-                state = stale.seen(_stale(self.states[rule.id]), reading.received_at)
+                changes.extend(self._run_threshold(rule, values, at))
             else:
-                continue
-            changes.extend(self._apply(rule, state, reading.received_at, reading.value))
+                state = stale.seen(_stale(self.states[rule.id]), at)
+                changes.extend(self._apply(rule, state, at, values[-1]))
         return changes
+
+    def _run_threshold(
+        self, rule: ThresholdRule, values: Sequence[float], at: float
+    ) -> list[AlarmChange]:
+        changes: list[AlarmChange] = []
+        current = _threshold(self.states[rule.id])
+        for value in values:
+            state = threshold.evaluate(rule, current, value, at)
+            if state.active != current.active:
+                changes.extend(self._apply(rule, state, at, value))
+            current = state
+        self.states[rule.id] = current
+        return changes
+
+    def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:
+        key = (device, metric)
+        rules = self._by_series.get(key)
+        if rules is None:
+            rules = tuple(
+                rule
+                for rule in self._by_device.get(device, ())
+                if rule.metric is None or rule.metric == metric
+            )
+            self._by_series[key] = rules
+        return rules
 
     def on_availability(self, device: str, online: bool, at: float) -> list[AlarmChange]:
         """A device's own word that it went offline (or came back) drives its stale rules."""

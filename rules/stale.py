@@ -17,6 +17,8 @@ class StaleState:
 
 
 def seen(state: StaleState, at: float) -> StaleState:
+    if state.last_seen >= at and not state.active and not state.offline:
+        return state  # the common case in a batch: nothing new to remember
     return StaleState(last_seen=max(state.last_seen, at), active=False)
 
 

@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +21,17 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "agent.db"
 
 
-def start_writer(db: Path, now: float = T0) -> Writer:
+def make_writer(db: Path, now: float = T0, max_queue: int = 100_000) -> Writer:
     config = site_config(db, "mqtt://127.0.0.1:1")
     conn = store.open_store(db, config.site.id)
     engine = Engine.restore(
         list(config.rules), now, store.rule_states(conn), store.open_alarms(conn)
     )
-    writer = Writer(conn, engine, commit_interval=0.01)
+    return Writer(conn, engine, commit_interval=0.01, max_queue=max_queue)
+
+
+def start_writer(db: Path, now: float = T0) -> Writer:
+    writer = make_writer(db, now)
     writer.start()
     return writer
 
@@ -56,6 +61,34 @@ def test_acknowledgements_run_only_after_the_commit(writer: Writer, db: Path) ->
     writer.submit(temp(-18.0, T0), ack)
     assert writer.flush()
     assert seen == [1]
+
+
+def test_a_full_queue_holds_the_sender_until_the_writer_catches_up(db: Path) -> None:
+    writer = make_writer(db, max_queue=2)
+    writer.submit(temp(-18.0, T0))
+    writer.submit(temp(-18.5, T0 + 1))
+    third = threading.Thread(target=writer.submit, args=(temp(-19.0, T0 + 2),))
+    third.start()
+    third.join(0.2)
+    held = third.is_alive()
+    writer.start()
+    third.join(5)
+    assert writer.flush()
+    writer.stop()
+    assert (held, third.is_alive()) == (True, False)
+    assert rows(db, "SELECT value FROM readings ORDER BY ts") == [(-18.0,), (-18.5,), (-19.0,)]
+
+
+def test_a_message_of_many_readings_is_evaluated_in_order(writer: Writer, db: Path) -> None:
+    writer.submit_many([temp(-18.0, T0), temp(-12.0, T0 + 1)])
+    writer.submit_many([temp(v, T0 + 400) for v in (-12.0, -11.0, -18.0)])
+    assert writer.flush()
+    # freezer-warm (above -15 for 5m, deadband 1) on the agent clock: the breach began at
+    # T0 + 1; the second message comes past the on-delay, its first value raises, its last clears.
+    assert rows(db, "SELECT kind, json_extract(snapshot, '$.value') FROM alarm_events") == [
+        ("raised", -12.0),
+        ("cleared", -18.0),
+    ]
 
 
 def test_every_kind_of_record_is_stored(writer: Writer, db: Path) -> None:

@@ -7,6 +7,8 @@ from dataclasses import replace
 from itertools import count
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from collector.models import Reading
@@ -116,6 +118,33 @@ def test_a_reraise_is_the_same_alarm(engine: Engine) -> None:
     assert engine.on_reading(power(65_000, T0 + 130)) == [
         AlarmChange(reraised, "reraised", T0 + 130)
     ]
+
+
+def test_a_series_evaluates_every_value_in_order(engine: Engine) -> None:
+    changes = engine.on_series("main-meter", "power", [1_000, 60_000, 70_000, 1_000], T0 + 10)
+    assert kinds(changes) == ["raised", "cleared"]
+    assert [c.alarm.value for c in changes] == [60_000.0, 1_000.0]
+    assert engine.states["meter-peak"] == ThresholdState(last_value=1_000.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([-30.0, -15.5, -14.0, -10.0, 1_000.0, 60_000.0]), max_size=8),
+    device=st.sampled_from(["freezer-1", "main-meter"]),
+    metric=st.sampled_from(["temperature", "power"]),
+    offset=st.sampled_from([10.0, 400.0, 2_000.0]),
+)
+def test_a_series_changes_what_one_reading_at_a_time_would(
+    values: list[float], device: str, metric: str, offset: float
+) -> None:
+    one_by_one, together = make_engine(list(RULES)), make_engine(list(RULES))
+    for engine in (one_by_one, together):
+        engine.on_reading(reading(device, metric, -30.0, T0))  # start the on-delay clock
+        engine.on_reading(reading(device, metric, -14.0, T0 + 1))
+    at = T0 + offset
+    expected = [c for v in values for c in one_by_one.on_reading(reading(device, metric, v, at))]
+    assert together.on_series(device, metric, values, at) == expected
+    assert together.states == one_by_one.states
 
 
 @pytest.mark.parametrize(
