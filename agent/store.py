@@ -94,6 +94,15 @@ def m003_meter_events(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_identity_includes_the_value(db: sqlite_utils.Database) -> None:
+    # Device clocks often have whole seconds (Zigbee2MQTT's local last_seen, Tasmota's Time): a
+    # door opened and closed within one second is two readings, not one and a duplicate. A
+    # redelivered message repeats the value too, so it is still recognised.
+    db.execute("DROP INDEX readings_identity")
+    db.execute("CREATE UNIQUE INDEX readings_identity ON readings (device, metric, ts, value)")
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

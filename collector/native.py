@@ -15,6 +15,7 @@ from typing import Any
 
 from collector.config import DeviceConfig
 from collector.models import METRICS, AccessEvent, MetricSpec, Reading, Rejection
+from collector.payload import load_json
 
 # Device clocks are often wrong, but not by decades; outside this window the time is garbage.
 EARLIEST_TS = 946684800.0  # 2000-01-01
@@ -151,13 +152,10 @@ def _access(device: DeviceConfig, payload: bytes, received_at: float) -> AccessE
 
 
 def _decode(payload: bytes) -> Any:
-    # json.loads(bytes) would guess UTF-16/32 and let surrogates through; the format is UTF-8.
     try:
-        text = payload.decode("utf-8-sig")
+        return load_json(payload)
     except UnicodeDecodeError as error:
         raise PayloadError(f"payload is not UTF-8: {error}") from None
-    try:
-        return json.loads(text)
     except ValueError as error:
         raise PayloadError(f"not JSON or a number: {error}") from None
 
@@ -171,6 +169,8 @@ def _storable(text: str | None, name: str) -> None:
 
 
 def _number(raw: Any, name: str) -> float:
+    if type(raw) is float and raw - raw == 0.0:  # the common case, finite; NaN and inf fail
+        return raw
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise PayloadError(f"{name} must be a number, not {type(raw).__name__}")
     try:
@@ -185,6 +185,8 @@ def _number(raw: Any, name: str) -> float:
 def _timestamp(raw: Any, received_at: float) -> float:
     if raw is None:
         return received_at
+    if type(raw) is float and EARLIEST_TS <= raw <= received_at + MAX_FUTURE_S:
+        return raw  # the common case: plausible unix seconds
     if isinstance(raw, str):
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -8,7 +8,6 @@ the same message.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 from collector.config import DeviceConfig, Source
 from collector.models import METRICS, AccessEvent, Reading, Rejection
 from collector.native import EARLIEST_TS, KEEP_REJECTED, MAX_FUTURE_S, MAX_PAYLOAD
+from collector.payload import load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +83,8 @@ def decode(message: Message) -> object:
     """The JSON document of the payload, or a ``Rejection`` saying why there is none."""
     if len(message.payload) > MAX_PAYLOAD:
         return message.reject(f"payload of {len(message.payload)} bytes is over {MAX_PAYLOAD}")
-    # json.loads(bytes) would guess UTF-16/32 and let surrogates through; devices send UTF-8.
     try:
-        return json.loads(message.payload.decode("utf-8-sig"))
+        return load_json(message.payload)
     except UnicodeDecodeError:
         return message.reject("payload is not UTF-8")
     except (ValueError, RecursionError) as error:

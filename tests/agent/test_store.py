@@ -9,14 +9,19 @@ from agent import store
 def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
     conn = store.open_store(tmp_path / "a.db", "clinic")
     names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial", "m002_one_row_per_message", "m003_meter_events"]
+    assert names == [
+        "m001_initial",
+        "m002_one_row_per_message",
+        "m003_meter_events",
+        "m004_identity_includes_the_value",
+    ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     store.open_store(tmp_path / "a.db", "clinic").close()
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 4
 
 
 def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:

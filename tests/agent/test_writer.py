@@ -180,6 +180,14 @@ def test_a_redelivered_message_is_stored_once_and_counted(writer: Writer, db: Pa
     assert (writer.stats.readings, writer.stats.access_events, writer.stats.duplicates) == (2, 1, 2)
 
 
+def test_two_values_at_one_device_time_are_two_readings(writer: Writer, db: Path) -> None:
+    door = Reading("door-1", "contact", T0, 1.0, T0)
+    writer.submit_many([door, replace(door, value=0.0, received_at=T0 + 0.3)])
+    assert writer.flush()
+    assert rows(db, "SELECT ts, value FROM readings ORDER BY id") == [(T0, 1.0), (T0, 0.0)]
+    assert writer.stats.duplicates == 0
+
+
 def test_a_poison_entry_is_quarantined_and_the_rest_committed(writer: Writer, db: Path) -> None:
     acked: list[str] = []
     # A lone surrogate cannot be stored by SQLite; the parser refuses it, the writer must too.
