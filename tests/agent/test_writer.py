@@ -168,9 +168,9 @@ def test_a_redelivered_message_is_stored_once_and_counted(writer: Writer, db: Pa
     writer.submit(reading)
     writer.submit(swipe)
     assert writer.flush()
-    writer.submit(replace(reading, received_at=T0 + 9))
+    writer.submit(reading._replace(received_at=T0 + 9))
     writer.submit(replace(swipe, received_at=T0 + 9))
-    writer.submit(replace(reading, ts=T0 + 60, value=1235.0))
+    writer.submit(reading._replace(ts=T0 + 60, value=1235.0))
     assert writer.flush()
     assert rows(db, "SELECT ts, value, received_at FROM readings ORDER BY id") == [
         (T0, 1234.5, T0 + 1),
@@ -182,7 +182,7 @@ def test_a_redelivered_message_is_stored_once_and_counted(writer: Writer, db: Pa
 
 def test_two_values_at_one_device_time_are_two_readings(writer: Writer, db: Path) -> None:
     door = Reading("door-1", "contact", T0, 1.0, T0)
-    writer.submit_many([door, replace(door, value=0.0, received_at=T0 + 0.3)])
+    writer.submit_many([door, door._replace(value=0.0, received_at=T0 + 0.3)])
     assert writer.flush()
     assert rows(db, "SELECT ts, value FROM readings ORDER BY id") == [(T0, 1.0), (T0, 0.0)]
     assert writer.stats.duplicates == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from collector.models import (
     Rejection,
 )
 from collector.native import KEEP_REJECTED, MAX_PAYLOAD, parse, parse_batch, topic_filter
+from tests.collector.formats.strategies import plain
 
 RECEIVED = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 DEVICES = {
@@ -517,7 +517,7 @@ def test_parse_never_raises(topic: str, payload: bytes) -> None:
 def test_whatever_parse_returns_can_be_stored_as_utf8(topic: str, payload: bytes) -> None:
     # SQLite takes text as UTF-8; a lone surrogate (a JSON "\\ud800") would fail the whole batch.
     result = parse(topic, payload, RECEIVED, DEVICES)
-    assert json.dumps(asdict(result), default=repr, ensure_ascii=False).encode("utf-8")
+    assert json.dumps(result, default=plain, ensure_ascii=False).encode("utf-8")
 
 
 def test_an_oversized_payload_is_kept_only_in_part() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -42,7 +43,12 @@ def documents(keys: list[str]) -> st.SearchStrategy[bytes]:
     return st.binary(max_size=64) | (JSON | near).map(lambda value: json.dumps(value).encode())
 
 
+def plain(value: Any) -> Any:
+    """For json.dumps: a dataclass as its fields, anything else JSON cannot hold as its repr."""
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else repr(value)
+
+
 def storable(results: list[Parsed]) -> bool:
     # SQLite takes text as UTF-8; a lone surrogate (a JSON "\ud800") would fail the whole batch.
-    text = json.dumps([asdict(result) for result in results], default=repr, ensure_ascii=False)
+    text = json.dumps(results, default=plain, ensure_ascii=False)
     return bool(text.encode("utf-8")) and all(isinstance(r, ALLOWED) for r in results)
