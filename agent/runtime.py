@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -30,6 +31,7 @@ from sync.client import SyncClient
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1
+GC_THRESHOLD = 50_000
 
 
 def agent_version() -> str:
@@ -108,6 +110,7 @@ class Agent:
         )
 
     def start(self) -> None:
+        _tune_gc()
         self.writer.start()
         self.subscriber.start()
         if self.poller is not None:
@@ -165,6 +168,15 @@ class Agent:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+
+def _tune_gc() -> None:
+    """Collect garbage less often. Every reading is a new object and thousands are in flight at
+    once, so the default threshold (700 allocations) ran the collector constantly — at batched
+    rates it took half the time of parsing — while the agent makes almost no cyclic garbage.
+    What exists at start (configuration, rules, modules) is frozen out of every collection."""
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def run_from_config(path: Path) -> int:

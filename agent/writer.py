@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from agent import store
 from agent.counters import CounterGuard, MeterEvent
 from collector.formats import Availability
-from collector.models import AccessEvent, Reading, Rejection
+from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
 from rules.engine import Engine, UnknownAlarm
 from sync.protocol import ActionRecord
@@ -243,7 +243,7 @@ class Writer:
         self.conn.executemany(
             "INSERT OR IGNORE INTO readings (device, metric, ts, value, received_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            [(r.device, r.metric, r.ts, r.value, r.received_at) for r in readings],
+            readings,  # a Reading is a tuple in exactly this column order
         )
         self._uncommitted_readings = self.conn.total_changes - before
         self._uncommitted_duplicates += len(readings) - self._uncommitted_readings
@@ -262,7 +262,7 @@ class Writer:
                 if series and not _same_series(series[-1], item):
                     changes += self._evaluate(series, readings)
                     series = []
-                if self._admit(item):
+                if item.metric not in CUMULATIVE or self._admit(item):
                     series.append(item)
                 continue
             if series:

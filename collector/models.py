@@ -31,6 +31,7 @@ METRICS: dict[str, MetricSpec] = {
     "contact": MetricSpec("", 0.0, 1.0),
     "battery": MetricSpec("%", 0.0, 100.0),
 }
+CUMULATIVE = frozenset(name for name, spec in METRICS.items() if spec.cumulative)
 
 AccessResult = Literal["granted", "denied"]
 Direction = Literal["in", "out"]

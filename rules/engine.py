@@ -87,14 +87,11 @@ class Engine:
     def _run_threshold(
         self, rule: ThresholdRule, values: Sequence[float], at: float
     ) -> list[AlarmChange]:
-        changes: list[AlarmChange] = []
-        current = _threshold(self.states[rule.id])
-        for value in values:
-            state = threshold.evaluate(rule, current, value, at)
-            if state.active != current.active:
-                changes.extend(self._apply(rule, state, at, value))
-            current = state
-        self.states[rule.id] = current
+        final, transitions = threshold.evaluate_series(
+            rule, _threshold(self.states[rule.id]), values, at
+        )
+        changes = [c for state, value in transitions for c in self._apply(rule, state, at, value)]
+        self.states[rule.id] = final
         return changes
 
     def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:

@@ -6,9 +6,11 @@ from itertools import accumulate
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.spec import ThresholdRule
-from rules.threshold import ThresholdState, evaluate, tick
+from rules.threshold import ThresholdState, evaluate, evaluate_series, tick
 
 Step = tuple[float, float]  # (seconds, value)
 
@@ -195,3 +197,45 @@ def test_a_tick_does_not_clear() -> None:
 )
 def test_the_deadband(limits: dict[str, Any], limit: float, band: float) -> None:
     assert rule(**limits).band(limit) == pytest.approx(band)
+
+
+def one_at_a_time(
+    limits: ThresholdRule, state: ThresholdState, values: list[float], at: float
+) -> tuple[ThresholdState, list[tuple[ThresholdState, float]]]:
+    changes = []
+    for value in values:
+        new = evaluate(limits, state, value, at)
+        changes += [(new, value)] if new.active != state.active else []
+        state = new
+    return state, changes
+
+
+LIMITS = [
+    FREEZER,
+    FRIDGE,
+    {"below": 2},
+    {"above": -15, "for": "5m", "deadband": 1},
+    {"above": 8, "for": "1m"},
+]
+VALUES = [-30.0, -16.0, -15.5, -15.3, -15.0, -14.5, 1.0, 2.0, 2.04, 5.0, 7.84, 7.9, 8.0, 9.0]
+STARTS = [
+    ThresholdState(),
+    ThresholdState(active=True, last_value=10.0),
+    ThresholdState(pending_since=0.0, last_value=-14.0),
+    ThresholdState(pending_since=250.0, last_value=9.0),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    limits=st.sampled_from(LIMITS),
+    start=st.sampled_from(STARTS),
+    # The limits and the deadband edges of LIMITS themselves, and values either side.
+    values=st.lists(st.sampled_from(VALUES), max_size=12),
+    at=st.sampled_from([0.0, 100.0, 300.0, 1_000.0]),
+)
+def test_a_series_is_what_evaluating_one_value_at_a_time_gives(
+    limits: dict[str, Any], start: ThresholdState, values: list[float], at: float
+) -> None:
+    checked = rule(**limits)
+    assert evaluate_series(checked, start, values, at) == one_at_a_time(checked, start, values, at)
