@@ -1,13 +1,15 @@
 """What the agent owes the hub: batches read from the store, from the hub's last acknowledgement on.
 
 Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
-the things people act on arrive before the bulk.
+the things people act on arrive before the bulk. Meter events (resets, rollovers, gaps, jitter of
+cumulative meters) travel as a stream of their own, like the others.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 
 from agent import store
 from collector.config import DeviceConfig
@@ -18,11 +20,17 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    MeterEventRecord,
     ReadingRecord,
     SyncBatch,
 )
 
-TABLES = {"readings": "readings", "access_events": "access_events", "alarm_events": "alarm_events"}
+TABLES = {
+    "readings": "readings",
+    "access_events": "access_events",
+    "alarm_events": "alarm_events",
+    "meter_events": "meter_events",
+}
 
 
 def build_batch(
@@ -40,6 +48,7 @@ def build_batch(
     alarm_events = _alarm_events(conn, cursors.get("alarm_events", 0), limit)
     access = _access(conn, cursors.get("access_events", 0), limit)
     readings = _readings(conn, cursors.get("readings", 0), limit)
+    meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return SyncBatch(
@@ -52,15 +61,20 @@ def build_batch(
         readings=readings,
         access_events=access,
         alarm_events=alarm_events,
+        meter_events=meter_events,
         applied_actions=reported,
         quarantined=quarantined,
     )
 
 
-def full(batch: SyncBatch, limit: int) -> bool:
-    """True when a stream hit the limit, so more is waiting."""
-    chunks = (batch.readings, batch.access_events, batch.alarm_events)
-    return any(c is not None and len(c.items) >= limit for c in chunks)
+def full(batch: SyncBatch, limit: int, acked: Mapping[str, int]) -> bool:
+    """True when a stream the hub acknowledged hit the limit, so more is waiting.
+
+    A hub older than a stream leaves it out of ``acked``; that stream is resent with every batch
+    and never counts, or the agent would send its first chunk again and again without a pause.
+    """
+    chunks = batch.chunks().items()
+    return any(c is not None and len(c.items) >= limit and s in acked for s, c in chunks)
 
 
 def pending(conn: sqlite3.Connection) -> dict[str, int]:
@@ -119,6 +133,21 @@ def _access(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[AccessRec
         for r in rows
     ]
     return Chunk[AccessRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _meter_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[MeterEventRecord]:
+    rows = conn.execute(
+        "SELECT id, device, metric, ts, kind, value, previous FROM meter_events"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    items = [
+        MeterEventRecord(
+            seq=r[0], device=r[1], metric=r[2], ts=r[3], kind=r[4], value=r[5], previous=r[6]
+        )
+        for r in rows
+    ]
+    return Chunk[MeterEventRecord](after=after, through=rows[-1][0] if rows else after, items=items)
 
 
 def _alarm_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[AlarmEventRecord]:

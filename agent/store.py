@@ -183,7 +183,7 @@ def dump_alarm(alarm: Alarm) -> str:
     return json.dumps(asdict(alarm))
 
 
-SYNCED_TABLES = ("readings", "access_events", "alarm_events")
+SYNCED_TABLES = ("readings", "access_events", "alarm_events", "meter_events")
 
 
 def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:

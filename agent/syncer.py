@@ -94,7 +94,7 @@ class Syncer:
         self.status.last_error = None
         self.status.clock_offset = ack.server_time - (now + self.status.last_ok) / 2
         self.status.batches += 1
-        return outbox.full(batch, self.batch_size) or bool(ack.actions)
+        return outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
 
     def _run(self) -> None:
         delay = 0.0

@@ -1,10 +1,15 @@
 """The wire protocol between an agent and the hub: ``POST /api/v1/sync``.
 
-Each stream (readings, access events, alarm changes) is numbered by the agent's own row ids. A chunk
-claims to carry *every* record of its stream with ``after < seq <= through``; the hub stores records
-idempotently (keyed by site and seq) and acknowledges, per stream, the highest sequence up to which
-it holds everything. The agent resumes from those acknowledgements, so a resent batch is harmless
-and a lost response costs only a resend.
+Each stream (readings, access events, alarm changes, meter events) is numbered by the agent's own
+row ids. A chunk claims to carry *every* record of its stream with ``after < seq <= through``; the
+hub stores records idempotently (keyed by site and seq) and acknowledges, per stream, the highest
+sequence up to which it holds everything. The agent resumes from those acknowledgements, so a
+resent batch is harmless and a lost response costs only a resend.
+
+The protocol grows by new optional streams and fields, never by renaming: a hub takes a batch that
+leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
+ignores a stream it does not know and leaves it out of its acknowledgement, which the agent must
+not mistake for progress.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
-STREAMS = ("readings", "access_events", "alarm_events")
-Stream = Literal["readings", "access_events", "alarm_events"]
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events")
+Stream = Literal["readings", "access_events", "alarm_events", "meter_events"]
 
 
 class Wire(BaseModel):
@@ -78,13 +83,32 @@ class AlarmEventRecord(Wire):
     alarm: AlarmRecord
 
 
-T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord)
+class MeterEventRecord(Wire):
+    """Something a cumulative meter did that is not plain consumption (``collector.counter``):
+    ``reset``, ``rollover``, ``gap``, ``jitter``, or ``replacement`` entered by hand."""
+
+    seq: int
+    device: str
+    metric: str
+    ts: float
+    # Free text, not a Literal: a hub must not refuse a whole batch for a kind a newer agent added.
+    kind: str = Field(min_length=1, max_length=20)
+    value: float
+    previous: float | None = None
+
+
+T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
 
 
 class Chunk(Wire, Generic[T]):
     after: int = Field(ge=0)
     through: int = Field(ge=0)
     items: list[T] = []
+
+
+AnyChunk = (
+    Chunk[ReadingRecord] | Chunk[AccessRecord] | Chunk[AlarmEventRecord] | Chunk[MeterEventRecord]
+)
 
 
 class SyncBatch(Wire):
@@ -98,8 +122,18 @@ class SyncBatch(Wire):
     readings: Chunk[ReadingRecord] | None = None
     access_events: Chunk[AccessRecord] | None = None
     alarm_events: Chunk[AlarmEventRecord] | None = None
+    meter_events: Chunk[MeterEventRecord] | None = None
     applied_actions: list[int] = []
     quarantined: int = 0
+
+    def chunks(self) -> dict[str, AnyChunk | None]:
+        """Every stream by name; None for one the batch leaves out (an older agent's batch)."""
+        return {
+            "readings": self.readings,
+            "access_events": self.access_events,
+            "alarm_events": self.alarm_events,
+            "meter_events": self.meter_events,
+        }
 
 
 class ActionRecord(Wire):

@@ -33,6 +33,7 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    MeterEventRecord,
     ReadingRecord,
     SyncBatch,
 )
@@ -180,6 +181,15 @@ def alarm_event(seq: int, record: AlarmRecord, kind: str = "raised") -> AlarmEve
     )
 
 
+def meter_event(
+    seq: int, ts: float = T0, kind: str = "reset", value: float = 3.0, **fields: object
+) -> MeterEventRecord:
+    base: dict[str, object] = {"device": "main-meter", "metric": "energy", "previous": 5021.5}
+    return MeterEventRecord.model_validate(
+        base | fields | {"seq": seq, "ts": ts, "kind": kind, "value": value}
+    )
+
+
 DEVICES = [
     DeviceInfo(id="freezer-1", name="Kitchen freezer", kind="temperature", building="Canteen"),
     DeviceInfo(id="gate-north", name="North gate", kind="access_reader"),
@@ -192,6 +202,7 @@ def batch(
     readings: list[ReadingRecord] | None = None,
     access_events: list[AccessRecord] | None = None,
     alarm_events: list[AlarmEventRecord] | None = None,
+    meter_events: list[MeterEventRecord] | None = None,
     after: int = 0,
     devices: list[DeviceInfo] | None = None,
     applied_actions: list[int] | None = None,
@@ -205,11 +216,12 @@ def batch(
         readings=_chunk(after, readings or []),
         access_events=_chunk(after, access_events or []),
         alarm_events=_chunk(after, alarm_events or []),
+        meter_events=_chunk(after, meter_events or []),
         applied_actions=applied_actions or [],
     )
 
 
-Record = TypeVar("Record", ReadingRecord, AccessRecord, AlarmEventRecord)
+Record = TypeVar("Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
 
 
 def _chunk(after: int, items: list[Record]) -> Chunk[Record]:

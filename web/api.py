@@ -17,7 +17,15 @@ from sync.hub import alarms, manual, query
 from sync.hub.errors import InvalidBatch
 from sync.hub.ingest import apply_batch
 from sync.protocol import SyncAck, SyncBatch
-from web.schemas import AccessEventOut, AlarmOut, Items, ReadingOut, SiteOut, items
+from web.schemas import (
+    AccessEventOut,
+    AlarmOut,
+    Items,
+    MeterEventOut,
+    ReadingOut,
+    SiteOut,
+    items,
+)
 from web.security import AgentSite, ApiUser, Hub
 
 MAX_BATCH_BYTES = 64 * 1024 * 1024
@@ -114,6 +122,33 @@ def access_events(
         limit=limit,
     )
     return items(AccessEventOut, found)
+
+
+@router.get("/meter-events", tags=["read"])
+def meter_events(
+    user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    kind: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> Items[MeterEventOut]:
+    """Cumulative-meter events in time order (oldest first; roles admin, energy): ``reset``,
+    ``rollover``, ``gap`` and ``jitter`` from the agent, ``replacement`` from hand-read imports
+    (those have negative ``seq``)."""
+    found = query.meter_events(
+        hubdb,
+        user,
+        site=site,
+        device=device,
+        kind=kind,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    return items(MeterEventOut, found)
 
 
 class RowRejected(BaseModel):

@@ -51,6 +51,17 @@ class AccessEventOut(Out):
     received_at: Timestamp
 
 
+class MeterEventOut(Out):
+    site: str
+    seq: int
+    device: str
+    metric: str
+    ts: Timestamp
+    kind: str
+    value: float
+    previous: float | None
+
+
 class AlarmOut(Out):
     id: str
     site: str

@@ -21,14 +21,14 @@ from sync.protocol import (
     AccessRecord,
     ActionRecord,
     AlarmEventRecord,
-    Chunk,
+    AnyChunk,
+    MeterEventRecord,
     ReadingRecord,
     SyncAck,
     SyncBatch,
 )
 
 PENDING_ACTIONS_LIMIT = 1000
-AnyChunk = Chunk[ReadingRecord] | Chunk[AccessRecord] | Chunk[AlarmEventRecord]
 
 
 def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAck:
@@ -36,11 +36,6 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
     if batch.site != site:
         raise WrongSite(site, batch.site)
     check_batch(batch)
-    chunks: dict[str, AnyChunk | None] = {
-        "readings": batch.readings,
-        "access_events": batch.access_events,
-        "alarm_events": batch.alarm_events,
-    }
     with hubdb.write() as conn:
         # First, so that it locks the site's row: two batches of one site apply one after the other.
         _upsert_site(hubdb, conn, batch, now)
@@ -52,8 +47,10 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
             _store_access(hubdb, conn, site, batch.access_events.items)
         if batch.alarm_events is not None:
             _store_alarm_events(hubdb, conn, site, batch.alarm_events.items)
+        if batch.meter_events is not None:
+            store_meter_events(hubdb, conn, site, batch.meter_events.items)
         _mark_applied(conn, site, batch.applied_actions, now)
-        acked = _advance_cursors(hubdb, conn, site, chunks)
+        acked = _advance_cursors(hubdb, conn, site, batch.chunks())
         actions = pending_actions(conn, site)
     return SyncAck(acked=acked, actions=actions, server_time=now)
 
@@ -61,11 +58,7 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
 def check_batch(batch: SyncBatch) -> None:
     if batch.protocol != PROTOCOL_VERSION:
         raise InvalidBatch(f"protocol {batch.protocol}; this hub speaks {PROTOCOL_VERSION}")
-    for stream, chunk in (
-        ("readings", batch.readings),
-        ("access_events", batch.access_events),
-        ("alarm_events", batch.alarm_events),
-    ):
+    for stream, chunk in batch.chunks().items():
         if chunk is None:
             continue
         if chunk.through < chunk.after:
@@ -177,6 +170,12 @@ def _store_access(hubdb: HubDB, conn: Connection, site: str, items: list[AccessR
         ),
         rows,
     )
+
+
+def store_meter_events(
+    hubdb: HubDB, conn: Connection, site: str, items: list[MeterEventRecord]
+) -> None:
+    _insert(hubdb, conn, schema.meter_events, site, items)
 
 
 def _store_alarm_events(

@@ -5,7 +5,9 @@ agent reported and the readings the hub holds, and stored in one transaction.
 
 The hub's ``readings`` are keyed by (site, seq) with seq the agent's row id, always positive.
 Readings entered here take negative, decreasing numbers of their own per site, so they can never
-collide with a row the agent sends later, and the agent's sync cursors never see them.
+collide with a row the agent sends later, and the agent's sync cursors never see them. A row
+marked as a meter replacement is also recorded as a ``replacement`` meter event, numbered the
+same way in ``meter_events``.
 
 HubError (sync.hub.errors)
 ├── NotFound
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from collector.manual import (
     FileError,
     ImportReport,
+    ManualReading,
     Point,
     RawRow,
     RowProblem,
@@ -30,12 +33,13 @@ from collector.manual import (
     rows_from_json,
     validate,
 )
+from collector.models import METRICS
 from sync.hub import schema
 from sync.hub.auth import User
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidInput, NotFound, NotPermitted
-from sync.hub.ingest import store_readings
-from sync.protocol import ReadingRecord
+from sync.hub.ingest import store_meter_events, store_readings
+from sync.protocol import MeterEventRecord, ReadingRecord
 
 __all__ = [
     "IMPORT_ROLES",
@@ -104,7 +108,7 @@ def _import(hubdb: HubDB, site: str, rows: list[RawRow | RowProblem], now: float
             now=now,
             previous=lambda device, metric, ts: _previous(conn, site, device, metric, ts),
         )
-        top = _lowest_seq(conn, site)
+        top = _lowest_seq(conn, schema.readings, site)
         records = [
             ReadingRecord(
                 seq=top - i,
@@ -117,7 +121,28 @@ def _import(hubdb: HubDB, site: str, rows: list[RawRow | RowProblem], now: float
             for i, r in enumerate(checked.readings, start=1)
         ]
         store_readings(hubdb, conn, site, records)
+        # After the readings: earlier rows of this import count as what a replacement replaced.
+        replaced = [r for r in checked.readings if r.replacement and METRICS[r.metric].cumulative]
+        store_meter_events(hubdb, conn, site, _replacements(conn, site, replaced))
     return ImportReport(len(records), checked.rejected)
+
+
+def _replacements(
+    conn: Connection, site: str, readings: list[ManualReading]
+) -> list[MeterEventRecord]:
+    top = _lowest_seq(conn, schema.meter_events, site)
+    return [
+        MeterEventRecord(
+            seq=top - i,
+            device=r.device,
+            metric=r.metric,
+            ts=r.ts,
+            kind="replacement",
+            value=r.value,
+            previous=_value_before(conn, site, r),
+        )
+        for i, r in enumerate(readings, start=1)
+    ]
 
 
 def _zone(name: str | None) -> ZoneInfo:
@@ -128,10 +153,25 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _lowest_seq(conn: Connection, site: str) -> int:
-    r = schema.readings
-    lowest: int | None = conn.scalar(select(func.min(r.c.seq)).where(r.c.site == site))
+def _lowest_seq(conn: Connection, table: Table, site: str) -> int:
+    lowest: int | None = conn.scalar(select(func.min(table.c.seq)).where(table.c.site == site))
     return min(lowest or 0, 0)
+
+
+def _value_before(conn: Connection, site: str, reading: ManualReading) -> float | None:
+    r = schema.readings
+    value: float | None = conn.scalar(
+        select(r.c.value)
+        .where(
+            r.c.site == site,
+            r.c.device == reading.device,
+            r.c.metric == reading.metric,
+            r.c.ts < reading.ts,
+        )
+        .order_by(r.c.ts.desc())
+        .limit(1)
+    )
+    return value
 
 
 def _previous(conn: Connection, site: str, device: str, metric: str, ts: float) -> Point | None:

@@ -2,7 +2,8 @@
 
 ``schema.py`` declares the tables as they are after the last migration. ``m001_initial`` creates
 them from it; a later change to a table adds a migration that alters it, and first copies the
-table's old definition into ``m001_initial`` so that a new database still replays every step.
+table's old definition into ``m001_initial`` so that a new database still replays every step. A
+table added later is created by its own migration and listed in ``_ADDED_LATER``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x6677_6875_6200
 
 
+_ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
+
+
 def m001_initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t is not schema.schema_migrations]
+    tables = [t for t in schema.metadata.sorted_tables if t.name not in _ADDED_LATER]
     schema.metadata.create_all(conn, tables=tables)
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_meter_events(conn: Connection) -> None:
+    schema.meter_events.create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

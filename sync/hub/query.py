@@ -1,4 +1,5 @@
-"""What the hub's read API asks of the database: sites, readings, alarms and access events.
+"""What the hub's read API asks of the database: sites, readings, alarms, access events and meter
+events.
 
 Filters are optional and combine with AND; ``start``/``end`` bound the event time inclusively.
 """
@@ -15,11 +16,14 @@ from sqlalchemy import Select, func, select
 from rules.alarm import OPEN_STATES
 from sync.hub import schema
 from sync.hub.alarms import HubAlarm, from_row
+from sync.hub.auth import User
 from sync.hub.db import HubDB
-from sync.hub.errors import InvalidTime
+from sync.hub.errors import InvalidTime, NotPermitted
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
+# Meter events are energy data: the people who review consumption, as for manual readings.
+METER_EVENT_ROLES = frozenset({"admin", "energy"})
 StateFilter = Literal["unacknowledged", "acknowledged", "cleared_unacknowledged", "normal", "open"]
 
 
@@ -57,6 +61,18 @@ class StoredAccessEvent:
     direction: str | None
     reason: str | None
     received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeterEvent:
+    site: str
+    seq: int
+    device: str
+    metric: str
+    ts: float
+    kind: str
+    value: float
+    previous: float | None
 
 
 def parse_time(name: str, value: str | None) -> float | None:
@@ -138,6 +154,28 @@ def access_events(
     query = query.order_by(e.c.ts, e.c.site, e.c.seq).limit(limit)
     with hubdb.read() as conn:
         return [StoredAccessEvent(**row) for row in conn.execute(query).mappings()]
+
+
+def meter_events(
+    hubdb: HubDB,
+    user: User,
+    *,
+    site: str | None = None,
+    device: str | None = None,
+    kind: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[StoredMeterEvent]:
+    """Meter events in time order, for the roles in ``METER_EVENT_ROLES``."""
+    if user.role not in METER_EVENT_ROLES:
+        raise NotPermitted(user.role, "read meter events")
+    m = schema.meter_events
+    query = _between(select(m), m.c.ts, start, end)
+    query = _equal(query, {m.c.site: site, m.c.device: device, m.c.kind: kind})
+    query = query.order_by(m.c.ts, m.c.site, m.c.seq).limit(limit)
+    with hubdb.read() as conn:
+        return [StoredMeterEvent(**row) for row in conn.execute(query).mappings()]
 
 
 def _parse_iso(name: str, value: str) -> float:

@@ -136,6 +136,23 @@ access_events = Table(
     Index("access_events_card_ts", "card", "ts"),
 )
 
+# Resets, rollovers, gaps, jitter from the agent (positive seq, its row id) and replacements entered
+# at the hub with hand-read readings (negative seq, as for those readings).
+meter_events = Table(
+    "meter_events",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("device", String(200), nullable=False),
+    Column("metric", String(50), nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("previous", Double),
+    Index("meter_events_site_device_ts", "site", "device", "ts"),
+    Index("meter_events_ts", "ts"),
+)
+
 alarms = Table(
     "alarms",
     metadata,

@@ -18,7 +18,14 @@ from tests.hubfixtures import (
     seed_batch,
 )
 
-READ_PATHS = ["/api/v1/sites", "/api/v1/readings", "/api/v1/alarms", "/api/v1/access-events"]
+READ_PATHS = [
+    "/api/v1/sites",
+    "/api/v1/readings",
+    "/api/v1/alarms",
+    "/api/v1/access-events",
+    "/api/v1/meter-events",
+]
+ACKED = {"readings": 3, "access_events": 2, "alarm_events": 1, "meter_events": 0}
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def get(http: httpx.Client, creds: Credentials, path: str, **params: str | int) 
 def test_sync_stores_and_acknowledges(http: httpx.Client, creds: Credentials) -> None:
     response = push(http, creds.agent, seed_batch())
     ack = SyncAck.model_validate_json(response.content)
-    assert ack.acked == {"readings": 3, "access_events": 2, "alarm_events": 1}
+    assert ack.acked == ACKED
 
 
 def test_sync_accepts_plain_json(http: httpx.Client, creds: Credentials) -> None:
@@ -304,7 +311,7 @@ def test_openapi_documents_the_api(http: httpx.Client) -> None:
 
 def test_the_agents_own_client_is_understood(http: httpx.Client, creds: Credentials) -> None:
     ack = SyncClient(http, creds.agent).push(seed_batch())
-    assert ack.acked == {"readings": 3, "access_events": 2, "alarm_events": 1}
+    assert ack.acked == ACKED
 
 
 def test_the_agents_own_client_hears_a_refusal(http: httpx.Client, creds: Credentials) -> None:

@@ -156,3 +156,29 @@ def test_an_import_needs_a_user_token(http: httpx.Client) -> None:
     body = "device,time,value\nwater-1,2026-11-20T08:00,130\n"
     response = http.post("/api/v1/sites/clinic/readings/import", content=body, headers=CSV)
     assert response.status_code == 401
+
+
+@pytest.mark.usefixtures("site")
+def test_a_replacement_is_recorded_as_a_meter_event(hub: RunningHub, http: httpx.Client) -> None:
+    headers = CSV | token(hub, "energy")
+    url = "/api/v1/sites/clinic/readings/import"
+    body = (
+        "device,time,value,metric,replacement\n"
+        "water-1,2026-11-20T08:00,3.5,,yes\n"
+        "water-1,2026-11-21T08:00,4,,\n"
+        "water-1,2026-11-22T08:00,1,,yes\n"
+        "freezer-1,2026-11-22T08:00,-18,temperature,yes\n"
+        "main-meter,2026-11-01T08:00,5021.5,,yes\n"
+    )
+    later = "device,time,value,replacement\nwater-1,2026-11-23T08:00,0.5,yes\n"
+    assert http.post(url, content=body, headers=headers).json()["stored"] == 5
+    assert http.post(url, content=later, headers=headers).json()["stored"] == 1
+    events = http.get("/api/v1/meter-events", headers=headers).json()["items"]
+    # The replaced meter's last value: stored before the import, or an earlier row of it.
+    assert [(e["seq"], e["device"], e["ts"][:10], e["value"], e["previous"]) for e in events] == [
+        (-3, "main-meter", "2026-11-01", 5021.5, None),
+        (-1, "water-1", "2026-11-20", 3.5, 120.0),
+        (-2, "water-1", "2026-11-22", 1.0, 4.0),
+        (-4, "water-1", "2026-11-23", 0.5, 1.0),
+    ]
+    assert {e["kind"] for e in events} == {"replacement"}

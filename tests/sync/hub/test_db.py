@@ -1,11 +1,12 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 
+from sync.hub import schema
 from sync.hub.db import HubDB, database_url, open_hub
 from sync.hub.errors import InvalidDatabaseURL
-from sync.hub.migrations import MIGRATIONS, applied
+from sync.hub.migrations import MIGRATIONS, applied, migrate
 
 
 def test_migrations_are_recorded_in_the_database(hubdb: HubDB) -> None:
@@ -16,10 +17,24 @@ def test_migrations_are_recorded_in_the_database(hubdb: HubDB) -> None:
 def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
     open_hub(hub_db_url).close()
     again = open_hub(hub_db_url)
-    with again.read() as conn:
-        names = applied(conn)
+    with again.write() as conn:
+        names = (applied(conn), migrate(conn, 0.0))
     again.close()
-    assert names == ["m001_initial"]
+    assert names == (["m001_initial", "m002_meter_events"], [])
+
+
+def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        schema.meter_events.drop(conn)
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m002_meter_events"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        tables = inspect(conn).get_table_names()
+        rows = list(conn.execute(select(schema.meter_events)))
+    hubdb.close()
+    assert (names, "meter_events" in tables, rows) == (["m002_meter_events"], True, [])
 
 
 def test_a_sqlite_hub_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from tests.hubfixtures import (
     alarm,
     alarm_event,
     batch,
+    meter_event,
     reading,
 )
 
@@ -38,6 +39,7 @@ def full_batch() -> SyncBatch:
         readings=[reading(1), reading(2, ts=T0 + 1)],
         access_events=[access(1)],
         alarm_events=[alarm_event(1, alarm())],
+        meter_events=[meter_event(1), meter_event(2, ts=T0 + 1, kind="gap")],
         devices=DEVICES,
     )
 
@@ -46,9 +48,53 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
     first = apply_batch(hubdb, "clinic", full_batch(), T0)
     second = apply_batch(hubdb, "clinic", full_batch(), T0 + 1)
     tables = (schema.readings, schema.access_events, schema.alarms, schema.alarm_events)
-    stored = [count(hubdb, t) for t in (*tables, schema.devices)]
-    assert stored == [2, 1, 1, 1, 2]
-    assert first.acked == second.acked == {"readings": 2, "access_events": 1, "alarm_events": 1}
+    stored = [count(hubdb, t) for t in (*tables, schema.meter_events, schema.devices)]
+    assert stored == [2, 1, 1, 1, 2, 2]
+    assert (
+        first.acked
+        == second.acked
+        == {
+            "readings": 2,
+            "access_events": 1,
+            "alarm_events": 1,
+            "meter_events": 2,
+        }
+    )
+
+
+def test_meter_events_are_stored_as_sent(hubdb: HubDB) -> None:
+    apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(1, previous=None)]), T0)
+    with hubdb.read() as conn:
+        rows = conn.execute(select(schema.meter_events)).mappings().all()
+    assert [dict(row) for row in rows] == [
+        {
+            "site": "clinic",
+            "seq": 1,
+            "device": "main-meter",
+            "metric": "energy",
+            "ts": T0,
+            "kind": "reset",
+            "value": 3.0,
+            "previous": None,
+        }
+    ]
+
+
+def test_meter_events_resume_after_a_gap(hubdb: HubDB) -> None:
+    apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(1)]), T0)
+    gap = apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(3)], after=2), T0)
+    resent = apply_batch(
+        hubdb, "clinic", batch(meter_events=[meter_event(2), meter_event(3)], after=1), T0
+    )
+    assert (gap.acked["meter_events"], resent.acked["meter_events"]) == (1, 3)
+    assert count(hubdb, schema.meter_events) == 3
+
+
+def test_an_older_agents_batch_without_meter_events_is_taken(hubdb: HubDB) -> None:
+    apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(1)]), T0)
+    old = batch(readings=[reading(1)]).model_copy(update={"meter_events": None})
+    ack = apply_batch(hubdb, "clinic", old, T0)
+    assert ack.acked == {"readings": 1, "access_events": 0, "alarm_events": 0, "meter_events": 1}
 
 
 @pytest.mark.parametrize(
@@ -81,7 +127,7 @@ def test_a_gap_keeps_the_cursor_and_the_resend_closes_it(hubdb: HubDB) -> None:
 
 def test_streams_have_their_own_cursors(hubdb: HubDB) -> None:
     ack = apply_batch(hubdb, "clinic", batch(access_events=[access(1), access(2)]), T0)
-    assert ack.acked == {"readings": 0, "access_events": 2, "alarm_events": 0}
+    assert ack.acked == {"readings": 0, "access_events": 2, "alarm_events": 0, "meter_events": 0}
 
 
 def test_sites_are_numbered_apart(hubdb: HubDB) -> None:
@@ -103,6 +149,10 @@ def test_an_agent_writes_only_its_own_site(hubdb: HubDB) -> None:
         ({"readings": {"after": 5, "through": 4, "items": []}}, "through 4 < after 5"),
         ({"readings": {"after": 0, "through": 1, "items": [reading(2)]}}, r"seq 2 outside"),
         ({"access_events": {"after": 1, "through": 2, "items": [access(1)]}}, r"seq 1 outside"),
+        (
+            {"meter_events": {"after": 0, "through": 1, "items": [meter_event(-1)]}},
+            r"meter_events: seq -1 outside",
+        ),
     ],
 )
 def test_a_batch_that_breaks_the_protocol_is_refused(

@@ -1,11 +1,22 @@
 import pytest
 
 from sync.hub import query
-from sync.hub.auth import create_agent
+from sync.hub.auth import User, create_agent
 from sync.hub.db import HubDB
-from sync.hub.errors import InvalidTime
+from sync.hub.errors import InvalidTime, NotPermitted
 from sync.hub.ingest import apply_batch
-from tests.hubfixtures import DEVICES, T0, access, alarm, alarm_event, batch, reading
+from tests.hubfixtures import (
+    DEVICES,
+    T0,
+    access,
+    alarm,
+    alarm_event,
+    batch,
+    meter_event,
+    reading,
+)
+
+ENERGY = User(id=1, name="wu", role="energy")
 
 
 @pytest.fixture
@@ -24,7 +35,18 @@ def seeded(hubdb: HubDB) -> HubDB:
         alarm_event(1, alarm("a1", at=T0)),
         alarm_event(2, alarm("a2", at=T0 + 100, active=False, changed_at=T0 + 200)),
     ]
-    full = batch(readings=readings, access_events=events, alarm_events=alarms, devices=DEVICES)
+    meters = [
+        meter_event(1, ts=T0 + 20, kind="rollover", value=4, previous=99_990),
+        meter_event(2, ts=T0 + 10, kind="jitter", device="water-1", metric="water"),
+        meter_event(3, ts=T0 + 40, kind="gap", value=12),
+    ]
+    full = batch(
+        readings=readings,
+        access_events=events,
+        alarm_events=alarms,
+        meter_events=meters,
+        devices=DEVICES,
+    )
     apply_batch(hubdb, "clinic", full, T0 + 300)
     return hubdb
 
@@ -108,3 +130,36 @@ def test_alarms_filter_and_run_newest_first(
 def test_access_events_filter(seeded: HubDB, filters: dict[str, object], cards: list[str]) -> None:
     found = query.access_events(seeded, **filters)  # type: ignore[arg-type]
     assert [e.card for e in found] == cards
+
+
+@pytest.mark.parametrize(
+    ("filters", "seqs"),
+    [
+        ({}, [2, 1, 3]),
+        ({"site": "clinic", "device": "main-meter"}, [1, 3]),
+        ({"kind": "rollover"}, [1]),
+        ({"start": T0 + 20}, [1, 3]),
+        ({"end": T0 + 20}, [2, 1]),
+        ({"start": T0 + 11, "end": T0 + 39}, [1]),
+        ({"limit": 2}, [2, 1]),
+        ({"site": "school"}, []),
+    ],
+)
+def test_meter_events_filter_and_run_oldest_first(
+    seeded: HubDB, filters: dict[str, object], seqs: list[int]
+) -> None:
+    found = query.meter_events(seeded, ENERGY, **filters)  # type: ignore[arg-type]
+    assert [e.seq for e in found] == seqs
+
+
+def test_a_meter_event_has_every_field(seeded: HubDB) -> None:
+    [found] = query.meter_events(seeded, ENERGY, kind="rollover")
+    assert found == query.StoredMeterEvent(
+        "clinic", 1, "main-meter", "energy", T0 + 20, "rollover", 4.0, 99_990.0
+    )
+
+
+@pytest.mark.parametrize("role", ["maintenance", "security"])
+def test_meter_events_are_for_energy_managers_and_admins(seeded: HubDB, role: str) -> None:
+    with pytest.raises(NotPermitted, match=f"role '{role}' may not read meter events"):
+        query.meter_events(seeded, User(id=2, name="eve", role=role))

@@ -1,0 +1,62 @@
+import gzip
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from sync.protocol import STREAMS, SyncBatch
+from tests.hubfixtures import T0, access, alarm, alarm_event, batch, meter_event, reading
+
+
+def full_batch() -> SyncBatch:
+    return batch(
+        readings=[reading(1)],
+        access_events=[access(1)],
+        alarm_events=[alarm_event(1, alarm())],
+        meter_events=[meter_event(1), meter_event(2, T0 + 60, "gap", 5030.0, previous=None)],
+    )
+
+
+def test_a_batch_survives_the_wire() -> None:
+    sent = full_batch()
+    body = gzip.compress(sent.model_dump_json().encode())
+    assert SyncBatch.model_validate_json(gzip.decompress(body)) == sent
+
+
+def test_every_stream_is_a_chunk_of_the_batch() -> None:
+    assert tuple(full_batch().chunks()) == STREAMS
+
+
+def test_an_older_agents_batch_has_no_meter_events() -> None:
+    old = {"site": "clinic", "sent_at": T0, "readings": {"after": 0, "through": 0, "items": []}}
+    parsed = SyncBatch.model_validate_json(json.dumps(old))
+    assert (parsed.meter_events, parsed.chunks()["meter_events"]) == (None, None)
+
+
+def test_a_meter_event_on_the_wire() -> None:
+    sent = batch(meter_events=[meter_event(7, value=12.0, previous=None)], after=6)
+    assert json.loads(sent.model_dump_json())["meter_events"] == {
+        "after": 6,
+        "through": 7,
+        "items": [
+            {
+                "seq": 7,
+                "device": "main-meter",
+                "metric": "energy",
+                "ts": T0,
+                "kind": "reset",
+                "value": 12.0,
+                "previous": None,
+            }
+        ],
+    }
+
+
+def test_a_kind_this_side_does_not_know_is_still_taken() -> None:
+    assert meter_event(1, kind="tamper").kind == "tamper"
+
+
+@pytest.mark.parametrize("kind", ["", "x" * 21])
+def test_a_kind_must_fit_the_hub_column(kind: str) -> None:
+    with pytest.raises(ValidationError, match="kind"):
+        meter_event(1, kind=kind)
