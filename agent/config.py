@@ -21,6 +21,7 @@ from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
+from rules.kinds import KINDS
 from rules.spec import Rule, ThresholdRule
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -118,11 +119,7 @@ class SiteConfig(Strict):
         problems += _modbus_metrics(self.devices)
         posts = {p.id for p in self.posts}
         for i, rule in enumerate(self.rules):
-            device = devices.get(rule.device)
-            if device is None:
-                problems.append(f"rules[{i}].device: unknown device {rule.device!r}")
-            elif rule.metric is not None and not device.accepts(rule.metric):
-                problems.append(f"rules[{i}].metric: a {device.kind} has no {rule.metric!r}")
+            problems += [f"rules[{i}].{line}" for line in _references(rule, devices)]
             if rule.post is not None and rule.post not in posts:
                 problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
         if problems:
@@ -134,6 +131,22 @@ class SiteConfig(Strict):
 
     def threshold_rules(self) -> list[ThresholdRule]:
         return [r for r in self.rules if isinstance(r, ThresholdRule)]
+
+
+def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
+    """What a rule names that the site does not have: devices, their metrics, access readers."""
+    problems = []
+    for device_id, metric in rule.reads():
+        device = devices.get(device_id)
+        if device is None:
+            problems.append(f"device: unknown device {device_id!r}")
+        elif metric is not None and not device.accepts(metric):
+            problems.append(f"metric: a {device.kind} has no {metric!r}")
+    for reader_id in rule.readers():
+        reader = devices.get(reader_id)
+        if reader is None or reader.kind != "access_reader":
+            problems.append(f"reader: {reader_id!r} is not an access reader of the site")
+    return problems
 
 
 def _modbus_metrics(devices: list[DeviceConfig]) -> list[str]:
@@ -238,7 +251,7 @@ def _describe(error: ValidationError) -> list[str]:
         loc = list(item["loc"])
         # Tagged unions put the tag in the path (rules.0.threshold.above); people wrote
         # rules[0].above.
-        if len(loc) > 2 and loc[0] == "rules" and loc[2] in {"threshold", "stale"}:
+        if len(loc) > 2 and loc[0] == "rules" and loc[2] in KINDS:
             del loc[2]
         message = str(item["msg"]).removeprefix("Value error, ")
         if message.count("; ") and not loc:

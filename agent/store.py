@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from rules import stale, threshold
 from rules.alarm import Alarm
 from rules.engine import RuleState
+from rules.kinds import load_state
 
 migrations = sqlite_utils.Migrations("facilitywatch.agent")
 
@@ -155,20 +155,6 @@ def open_alarms(conn: sqlite3.Connection) -> list[Alarm]:
     finally:
         conn.row_factory = None
     return [alarm_from_row(r) for r in rows]
-
-
-def dump_state(state: RuleState) -> str:
-    kind = "stale" if isinstance(state, stale.StaleState) else "threshold"
-    # Not asdict(): it deep-copies, and states are saved at every commit that touched them.
-    return json.dumps({"kind": kind, **{f.name: getattr(state, f.name) for f in fields(state)}})
-
-
-def load_state(text: str) -> RuleState:
-    data = json.loads(text)
-    kind = data.pop("kind")
-    if kind == "stale":
-        return stale.StaleState(**data)
-    return threshold.ThresholdState(**data)
 
 
 def rule_states(conn: sqlite3.Connection) -> dict[str, RuleState]:

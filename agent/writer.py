@@ -23,6 +23,7 @@ from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
 from rules.engine import Engine, UnknownAlarm
+from rules.kinds import dump_state
 from sync.protocol import ActionRecord
 
 log = logging.getLogger(__name__)
@@ -290,8 +291,9 @@ class Writer:
 
     def _store_other(self, item: Item) -> list[AlarmChange]:
         if isinstance(item, AccessEvent):
-            self._insert_access(item)
-        elif isinstance(item, Rejection):
+            # A redelivered swipe is not a second swipe: only a new one reaches the rules.
+            return self.engine.on_access(item) if self._insert_access(item) else []
+        if isinstance(item, Rejection):
             self._insert_rejection(item)
         elif isinstance(item, Tick):
             return self.engine.on_tick(item.now)
@@ -301,7 +303,7 @@ class Writer:
             return self._apply_sync(item)
         return []
 
-    def _insert_access(self, event: AccessEvent) -> None:
+    def _insert_access(self, event: AccessEvent) -> bool:
         self.conn.execute(
             "INSERT OR IGNORE INTO access_events"
             " (device, ts, card, result, direction, reason, received_at)"
@@ -319,6 +321,7 @@ class Writer:
         added: int = self.conn.execute("SELECT changes()").fetchone()[0]
         self._uncommitted_access += added
         self._uncommitted_duplicates += 1 - added
+        return added == 1
 
     def _insert_meter_event(self, event: MeterEvent) -> None:
         self.conn.execute(
@@ -384,7 +387,7 @@ class Writer:
 
     def _save_states(self) -> None:
         dirty = [
-            (rule, store.dump_state(state))
+            (rule, dump_state(state))
             for rule, state in self.engine.states.items()
             if self._saved_states.get(rule) is not state
         ]

@@ -12,15 +12,17 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from collector.duration import format_duration
-from collector.models import Reading
-from rules import stale, threshold
+from collector.models import AccessEvent, Reading
 from rules.alarm import Alarm, AlarmChange, acknowledge, clear, reraise
-from rules.spec import Rule, StaleRule, ThresholdRule
+from rules.base import Transition
+from rules.kinds import fits, kind_of
+from rules.spec import Rule
 
-RuleState = threshold.ThresholdState | stale.StaleState
+# A rule's state: a frozen dataclass of its type's module, with at least ``active``.
+RuleState = Any
 
 
 class UnknownAlarm(LookupError):
@@ -36,16 +38,20 @@ class Engine:
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     _by_series: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
+    _by_reader: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
 
     def __post_init__(self) -> None:
         for rule in self.rules:
-            self._by_device[rule.device].append(rule)
-            self.states.setdefault(rule.id, _initial(rule, self.started_at))
+            for device in {device for device, _ in rule.reads()}:
+                self._by_device[device].append(rule)
+            for reader in rule.readers():
+                self._by_reader[reader].append(rule)
+            self.states.setdefault(rule.id, kind_of(rule).initial(rule, self.started_at))
         for alarm in self.alarms.values():
             # A condition that was active before a restart stays active: no second alarm.
             state = self.states[alarm.rule]
             if alarm.active and not state.active:
-                self.states[alarm.rule] = _mark_active(state)
+                self.states[alarm.rule] = replace(state, active=True)
 
     @classmethod
     def restore(
@@ -60,7 +66,7 @@ class Engine:
             rules=rules,
             started_at=started_at,
             # A rule whose type changed under the same id starts afresh.
-            states={k: v for k, v in states.items() if k in known and _fits(known[k], v)},
+            states={k: v for k, v in states.items() if k in known and fits(known[k], v)},
             alarms={a.rule: a for a in open_alarms if a.rule in known},
         )
 
@@ -77,21 +83,37 @@ class Engine:
         if not values:
             return changes
         for rule in self._rules_for(device, metric):
-            if isinstance(rule, ThresholdRule):
-                changes.extend(self._run_threshold(rule, values, at))
-            else:
-                state = stale.seen(_stale(self.states[rule.id]), at)
-                changes.extend(self._apply(rule, state, at, values[-1]))
+            series = kind_of(rule).series
+            if series is not None:
+                changes += self._settle(
+                    rule, *series(rule, self.states[rule.id], metric, values, at)
+                )
         return changes
 
-    def _run_threshold(
-        self, rule: ThresholdRule, values: Sequence[float], at: float
-    ) -> list[AlarmChange]:
-        final, transitions = threshold.evaluate_series(
-            rule, _threshold(self.states[rule.id]), values, at
-        )
-        changes = [c for state, value in transitions for c in self._apply(rule, state, at, value)]
-        self.states[rule.id] = final
+    def on_access(self, event: AccessEvent) -> list[AlarmChange]:
+        changes: list[AlarmChange] = []
+        for rule in self._by_reader.get(event.device, ()):
+            access = kind_of(rule).access
+            if access is not None:
+                changes += self._settle(rule, *access(rule, self.states[rule.id], event))
+        return changes
+
+    def on_availability(self, device: str, online: bool, at: float) -> list[AlarmChange]:
+        """A device's own word that it went offline (or came back)."""
+        changes: list[AlarmChange] = []
+        for rule in self._by_device.get(device, ()):
+            availability = kind_of(rule).availability
+            if availability is not None:
+                state = self.states[rule.id]
+                changes += self._settle(rule, *availability(rule, state, online, at))
+        return changes
+
+    def on_tick(self, now: float) -> list[AlarmChange]:
+        changes: list[AlarmChange] = []
+        for rule in self.rules:
+            tick = kind_of(rule).tick
+            if tick is not None:
+                changes += self._settle(rule, *tick(rule, self.states[rule.id], now))
         return changes
 
     def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:
@@ -101,31 +123,10 @@ class Engine:
             rules = tuple(
                 rule
                 for rule in self._by_device.get(device, ())
-                if rule.metric is None or rule.metric == metric
+                if any(d == device and m in (None, metric) for d, m in rule.reads())
             )
             self._by_series[key] = rules
         return rules
-
-    def on_availability(self, device: str, online: bool, at: float) -> list[AlarmChange]:
-        """A device's own word that it went offline (or came back) drives its stale rules."""
-        changes: list[AlarmChange] = []
-        for rule in self._by_device.get(device, ()):
-            if isinstance(rule, StaleRule):
-                state = stale.availability(rule, _stale(self.states[rule.id]), online, at)
-                changes.extend(self._apply(rule, state, at, None))
-        return changes
-
-    def on_tick(self, now: float) -> list[AlarmChange]:
-        changes: list[AlarmChange] = []
-        for rule in self.rules:
-            current = self.states[rule.id]
-            if isinstance(rule, ThresholdRule):
-                state: RuleState = threshold.tick(rule, _threshold(current), now)
-                value = _threshold(current).last_value
-            else:
-                state, value = stale.tick(rule, _stale(current), now), None
-            changes.extend(self._apply(rule, state, now, value))
-        return changes
 
     def acknowledge(
         self, alarm_id: str, by: str, at: float, activation: int | None = None
@@ -143,27 +144,29 @@ class Engine:
                 return AlarmChange(acked, "acked", at, by)
         raise UnknownAlarm(alarm_id)
 
-    def _apply(
-        self, rule: Rule, state: RuleState, at: float, value: float | None
+    def _settle(
+        self, rule: Rule, state: RuleState, transitions: list[Transition]
     ) -> list[AlarmChange]:
-        was = self.states[rule.id].active
         self.states[rule.id] = state
-        if state.active == was:
-            return []
+        return [c for t in transitions for c in self._transition(rule, t)]
+
+    def _transition(self, rule: Rule, t: Transition) -> list[AlarmChange]:
         alarm = self.alarms.get(rule.id)
-        if state.active:
-            if alarm is not None:
-                changed = reraise(alarm, at, value)
-                self._keep(rule.id, changed)
-                return [AlarmChange(changed, "reraised", at)]
-            raised = _raise(rule, self.new_id(), at, value)
-            self.alarms[rule.id] = raised
-            return [AlarmChange(raised, "raised", at)]
-        if alarm is None:
+        if t.active:
+            if alarm is None:
+                raised = _raise(rule, self.new_id(), t.at, t.value)
+                self.alarms[rule.id] = raised
+                return [AlarmChange(raised, "raised", t.at)]
+            if alarm.active:
+                return []
+            changed = reraise(alarm, t.at, t.value)
+            self._keep(rule.id, changed)
+            return [AlarmChange(changed, "reraised", t.at)]
+        if alarm is None or not alarm.active:
             return []
-        cleared = clear(alarm, at, value)
+        cleared = clear(alarm, t.at, t.value)
         self._keep(rule.id, cleared)
-        return [AlarmChange(cleared, "cleared", at)]
+        return [AlarmChange(cleared, "cleared", t.at)]
 
     def _keep(self, rule_id: str, alarm: Alarm) -> None:
         if alarm.is_open:
@@ -172,53 +175,16 @@ class Engine:
             self.alarms.pop(rule_id, None)
 
 
-def _initial(rule: Rule, started_at: float) -> RuleState:
-    if isinstance(rule, StaleRule):
-        return stale.StaleState(last_seen=started_at)
-    return threshold.ThresholdState()
-
-
-def _fits(rule: Rule, state: RuleState) -> bool:
-    return isinstance(rule, StaleRule) == isinstance(state, stale.StaleState)
-
-
-def _mark_active(state: RuleState) -> RuleState:
-    if isinstance(state, stale.StaleState):
-        return stale.StaleState(state.last_seen, active=True)
-    return threshold.ThresholdState(active=True, last_value=state.last_value)
-
-
-def _threshold(state: RuleState) -> threshold.ThresholdState:
-    assert isinstance(state, threshold.ThresholdState)
-    return state
-
-
-def _stale(state: RuleState) -> stale.StaleState:
-    assert isinstance(state, stale.StaleState)
-    return state
-
-
 def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:
-    metric = rule.metric
     return Alarm(
         id=alarm_id,
         rule=rule.id,
         device=rule.device,
-        metric=metric,
+        metric=rule.metric,
         severity=rule.severity,
         post=rule.post,
-        message=rule.message or _describe(rule),
+        message=rule.message or rule.describe(),
         raised_at=at,
         changed_at=at,
         value=value,
     )
-
-
-def _describe(rule: Rule) -> str:
-    if isinstance(rule, StaleRule):
-        return f"no data from {rule.device} for {format_duration(rule.after)}"
-    limits = [
-        f"above {rule.above:g}" if rule.above is not None else "",
-        f"below {rule.below:g}" if rule.below is not None else "",
-    ]
-    return f"{rule.device} {rule.metric} {' or '.join(x for x in limits if x)}"

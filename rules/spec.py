@@ -11,19 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from collector.config import ID_PATTERN, Strict
-from collector.duration import Duration
+from collector.duration import Duration, format_duration
+from rules.base import RuleBase, Severity
 
-Severity = Literal["low", "medium", "high", "critical"]
+__all__ = ["DEFAULT_DEADBAND_SHARE", "Rule", "RuleBase", "Severity", "StaleRule", "ThresholdRule"]
 DEFAULT_DEADBAND_SHARE = 0.02
-
-
-class RuleBase(Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    device: str
-    severity: Severity = "medium"
-    post: str | None = None
-    message: str | None = None
 
 
 class ThresholdRule(RuleBase):
@@ -55,11 +47,20 @@ class ThresholdRule(RuleBase):
             return self.deadband
         return abs(limit) * DEFAULT_DEADBAND_SHARE
 
+    def describe(self) -> str:
+        limits = [
+            f"above {self.above:g}" if self.above is not None else "",
+            f"below {self.below:g}" if self.below is not None else "",
+        ]
+        return f"{self.device} {self.metric} {' or '.join(x for x in limits if x)}"
+
 
 class StaleRule(RuleBase):
     type: Literal["stale"]
-    metric: str | None = None
     after: Duration
+
+    def describe(self) -> str:
+        return f"no data from {self.device} for {format_duration(self.after)}"
 
 
 Rule = Annotated[ThresholdRule | StaleRule, Field(discriminator="type")]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rules.base import Kind, Outcome, flip
 from rules.spec import StaleRule
 
 
@@ -34,3 +36,30 @@ def tick(rule: StaleRule, state: StaleState, now: float) -> StaleState:
 
 def _silent(rule: StaleRule, state: StaleState, now: float) -> bool:
     return now - state.last_seen >= rule.after.total_seconds()
+
+
+def _initial(rule: StaleRule, started_at: float) -> StaleState:
+    # Silence is counted from the start: a probe that never reports is missing too.
+    return StaleState(last_seen=started_at)
+
+
+def _series(
+    rule: StaleRule, state: StaleState, metric: str, values: Sequence[float], at: float
+) -> Outcome[StaleState]:
+    new = seen(state, at)
+    return new, flip(state, new, at, values[-1])
+
+
+def _tick(rule: StaleRule, state: StaleState, now: float) -> Outcome[StaleState]:
+    new = tick(rule, state, now)
+    return new, flip(state, new, now, None)
+
+
+def _availability(
+    rule: StaleRule, state: StaleState, online: bool, at: float
+) -> Outcome[StaleState]:
+    new = availability(rule, state, online, at)
+    return new, flip(state, new, at, None)
+
+
+KIND = Kind(StaleRule, StaleState, _initial, series=_series, tick=_tick, availability=_availability)

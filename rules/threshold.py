@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rules.base import Kind, Outcome, Transition, flip
 from rules.spec import ThresholdRule
 
 
@@ -92,3 +93,22 @@ def tick(rule: ThresholdRule, state: ThresholdState, now: float) -> ThresholdSta
     if now - state.pending_since >= rule.on_delay.total_seconds():
         return replace(state, active=True)
     return state
+
+
+def _initial(rule: ThresholdRule, started_at: float) -> ThresholdState:
+    return ThresholdState()
+
+
+def _series(
+    rule: ThresholdRule, state: ThresholdState, metric: str, values: Sequence[float], at: float
+) -> Outcome[ThresholdState]:
+    final, changes = evaluate_series(rule, state, values, at)
+    return final, [Transition(new.active, at, value) for new, value in changes]
+
+
+def _tick(rule: ThresholdRule, state: ThresholdState, now: float) -> Outcome[ThresholdState]:
+    new = tick(rule, state, now)
+    return new, flip(state, new, now, state.last_value)
+
+
+KIND = Kind(ThresholdRule, ThresholdState, _initial, series=_series, tick=_tick)

@@ -1,0 +1,39 @@
+"""The rule types the engine runs, by the ``type`` the YAML gives, and their persisted states."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+from rules import stale, threshold
+from rules.base import Kind, RuleBase, State
+
+__all__ = ["KINDS", "dump_state", "fits", "kind_of", "load_state"]
+
+KINDS: dict[str, Kind[Any, Any]] = {
+    "threshold": threshold.KIND,
+    "stale": stale.KIND,
+}
+_BY_STATE = {kind.state: name for name, kind in KINDS.items()}
+
+
+def kind_of(rule: RuleBase) -> Kind[Any, Any]:
+    return KINDS[rule.type]
+
+
+def fits(rule: RuleBase, state: object) -> bool:
+    """A persisted state still belongs to this rule (its type may have changed under its id)."""
+    return isinstance(state, kind_of(rule).state)
+
+
+def dump_state(state: State) -> str:
+    # Not asdict(): it deep-copies, and states are saved at every commit that touched them.
+    values = {f.name: getattr(state, f.name) for f in fields(state)}  # type: ignore[arg-type]
+    return json.dumps({"kind": _BY_STATE[type(state)], **values})
+
+
+def load_state(text: str) -> Any:
+    data = json.loads(text)
+    kind = KINDS[data.pop("kind")]
+    return kind.load(data) if kind.load is not None else kind.state(**data)
