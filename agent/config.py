@@ -58,6 +58,8 @@ class Mqtt(Strict):
     keepalive: int = Field(default=30, ge=5, le=3600)
     # auto: MQTT v5 (per-session receive window), falling back to 3.1.1 for brokers without v5.
     protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    # Alarm states on fw/<site>/alarms/<id> (retained) for sirens, lights and displays on site.
+    publish_alarms: bool = True
 
     @field_validator("url")
     @classmethod

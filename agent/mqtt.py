@@ -67,6 +67,8 @@ class Subscriber:
         self.use_tls = parts.scheme == "mqtts"
         self.client_id = client_id or f"facilitywatch-agent-{router.site}"
         self.username, self.password = username, password
+        # Runs in the network thread after every (re)connection; it must not block.
+        self.on_connected: Callable[[], None] | None = None
         self._switching = threading.Lock()
         self._stopped = False
         self.client = self._build(mqtt.MQTTv311 if protocol == "3.1.1" else mqtt.MQTTv5)
@@ -130,6 +132,10 @@ class Subscriber:
             self.client = self._build(mqtt.MQTTv311)
             self.start()
 
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """QoS 1; paho queues it while the broker is away and sends it on reconnection."""
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
     def stop(self) -> None:
         with self._switching:
             self._stopped = True
@@ -154,6 +160,8 @@ class Subscriber:
             "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
         )
         client.subscribe([(topic, 1) for topic in self.router.subscriptions()])
+        if self.on_connected is not None:
+            self.on_connected()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any

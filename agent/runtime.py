@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import httpx
 import schedule
 
 from agent import store
+from agent.annunciator import Annunciator
 from agent.config import ConfigError, SiteConfig, load_site
 from agent.counters import CounterGuard
 from agent.metrics import AgentCollector, serve_metrics
@@ -52,11 +54,16 @@ class Agent:
             store.rule_states(self.conn),
             store.open_alarms(self.conn),
         )
+        self.annunciator = Annunciator(
+            config.site.id,
+            lambda topic, payload, retain: self.subscriber.publish(topic, payload, retain),
+        )
         self.writer = Writer(
             self.conn,
             self.engine,
             commit_interval=config.storage.commit_interval.total_seconds(),
             guard=CounterGuard(self.conn, config.device_map()),
+            on_alarm=self.annunciator.on_change if config.mqtt.publish_alarms else None,
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
@@ -69,6 +76,13 @@ class Agent:
             protocol=config.mqtt.protocol,
             clock=clock,
         )
+        self._alarm_reader: sqlite3.Connection | None = None
+        if config.mqtt.publish_alarms:
+            # Its own connection: it is read from the network thread, on every connection.
+            self._alarm_reader = store.connect(config.storage.path, readonly=True)
+            self.subscriber.on_connected = lambda: self.annunciator.republish(
+                store.open_alarms(self._alarm_reader)
+            )
         self.poller = self._poller()
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(TICK_SECONDS).seconds.do(lambda: self.writer.submit(Tick(clock())))
@@ -162,6 +176,8 @@ class Agent:
             thread.join(5)
         self.writer.stop()
         self.conn.close()
+        if self._alarm_reader is not None:
+            self._alarm_reader.close()
 
     def wait(self) -> None:
         self._stop.wait()

@@ -32,6 +32,7 @@ KIND_METRICS: dict[str, frozenset[str]] = {
 }
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+RESERVED_DEVICE_ID = "alarms"  # the topic segment of the agent's alarm states (collector.native)
 
 
 class Strict(BaseModel):
@@ -120,6 +121,13 @@ class DeviceConfig(Strict):
     location: Location = Location()
     source: AnySource = Source()
     counter: CounterSpec = CounterSpec()
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == RESERVED_DEVICE_ID:
+            raise ValueError(f"{value!r} is reserved: fw/<site>/{value}/... carries alarm states")
+        return value
 
     @property
     def label(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.config import DeviceConfig
+from collector.config import RESERVED_DEVICE_ID, DeviceConfig
 from collector.models import METRICS, AccessEvent, MetricSpec, Reading, Rejection
 from collector.payload import load_json
 
@@ -32,8 +32,17 @@ class PayloadError(ValueError):
     """Why a payload was rejected; the message is stored in quarantine."""
 
 
+# fw/<site>/alarms/<alarm id> carries the agent's own alarm states (for sirens and displays): no
+# device may be called that, and the agent does not read back what it publishes there.
+ALARMS = RESERVED_DEVICE_ID
+
+
 def topic_filter(site: str) -> str:
     return f"fw/{site}/+/+"
+
+
+def alarm_topic(site: str, alarm_id: str) -> str:
+    return f"fw/{site}/{ALARMS}/{alarm_id}"
 
 
 def parse(

@@ -73,6 +73,8 @@ class Router:
                 for route in routes
                 for parsed in self._format(route, topic, payload, received_at)
             ]
+        if topic.startswith(f"fw/{self.site}/{native.ALARMS}/"):
+            return []  # our own alarm announcements, echoed by the broker
         try:
             if topic.startswith(f"fw/{self.site}/"):
                 if payload[:1] == b"[":

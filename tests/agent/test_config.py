@@ -91,6 +91,11 @@ MISTAKES = [
         id="infinite duration",
     ),
     pytest.param(
+        [("id: gate-north", "id: alarms")],
+        ["devices[2].id: 'alarms' is reserved: fw/<site>/alarms/... carries alarm states"],
+        id="reserved device id",
+    ),
+    pytest.param(
         [("device: freezer-1, metric", "device: freezer-9, metric")],
         ["rules[0].device: unknown device 'freezer-9'"],
         id="unknown device",

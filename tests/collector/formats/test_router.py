@@ -130,6 +130,7 @@ ROUTES = [
         [rejected("tele/other_plug/SENSOR", b"{}", "unknown topic", None)],
         id="unknown topic",
     ),
+    pytest.param("fw/demo/alarms/a1", b'{"state": "unacknowledged"}', [], id="our own alarm"),
     pytest.param(
         "fw/other-site/freezer-1/temperature",
         b"1",
