@@ -84,6 +84,18 @@ def reraise(alarm: Alarm, at: float, value: float | None) -> Alarm:
     )
 
 
+def realarm(alarm: Alarm, at: float) -> Alarm:
+    """Acknowledged long ago and still active: a new activation, unacknowledged, so the ack of
+    the old one no longer counts anywhere (``merge`` keeps acks per activation)."""
+    return replace(
+        alarm,
+        changed_at=at,
+        acked_at=None,
+        acked_by=None,
+        activations=alarm.activations + 1,
+    )
+
+
 def merge(ours: Alarm, theirs: Alarm) -> Alarm:
     """Combine two copies of one alarm: the result does not depend on the order of arrival.
 

@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from pydantic import Field
 
 from collector.config import ID_PATTERN, Strict
+from collector.duration import Duration
 from collector.models import AccessEvent
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -29,6 +30,9 @@ class RuleBase(Strict):
     message: str | None = None
     # The metric an alarm of this rule is about; None: the device as a whole.
     metric: str | None = None
+    # ISA-18.2 re-alarm time: an acknowledged alarm still active this long after its
+    # acknowledgement becomes unacknowledged again, so it is not forgotten.
+    realarm: Duration | None = Field(default=None, alias="realarm_after")
 
     def reads(self) -> list[tuple[str, str | None]]:
         """The (device, metric) series the rule reads; metric None: every metric of the device."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.models import AccessEvent, Reading
-from rules.alarm import Alarm, AlarmChange, acknowledge, clear, reraise
+from rules.alarm import Alarm, AlarmChange, acknowledge, clear, realarm, reraise
 from rules.base import Transition
 from rules.kinds import fits, kind_of
 from rules.spec import Rule
@@ -114,7 +114,19 @@ class Engine:
             tick = kind_of(rule).tick
             if tick is not None:
                 changes += self._settle(rule, *tick(rule, self.states[rule.id], now))
+            changes += self._realarm(rule, now)
         return changes
+
+    def _realarm(self, rule: Rule, now: float) -> list[AlarmChange]:
+        alarm = self.alarms.get(rule.id)
+        if rule.realarm is None or alarm is None or not alarm.active or alarm.acked_at is None:
+            return []
+        if now - alarm.acked_at < rule.realarm.total_seconds():
+            return []
+        again = realarm(alarm, now)
+        self.alarms[rule.id] = again
+        # "reraised": a new activation, as hubs of every version already understand it.
+        return [AlarmChange(again, "reraised", now)]
 
     def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:
         key = (device, metric)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.alarm import Alarm, AlarmState, acknowledge, clear, merge, reraise
+from rules.alarm import Alarm, AlarmState, acknowledge, clear, merge, realarm, reraise
 
 Step = Callable[[Alarm], Alarm]
 RAISED = Alarm(
@@ -228,3 +228,11 @@ def test_an_ack_of_an_earlier_activation_does_not_carry_over() -> None:
     merged = merge(acked_when_cleared, reraised_meanwhile)
     assert (merged.state, merged.acked_at, merged.activations) == ("unacknowledged", None, 2)
     assert merge(reraised_meanwhile, acked_when_cleared) == merged
+
+
+def test_a_realarm_is_a_new_unacknowledged_activation_everywhere() -> None:
+    acked = acknowledge(RAISED, "li", 110.0)
+    again = realarm(acked, 2_000.0)
+    assert (again.state, again.activations, again.changed_at) == ("unacknowledged", 2, 2_000.0)
+    # The hub still holds the acknowledged copy: merged either way, the re-alarm stands.
+    assert merge(acked, again) == merge(again, acked) == again

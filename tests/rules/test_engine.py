@@ -334,3 +334,43 @@ def test_restore_drops_a_state_whose_rule_changed_type() -> None:
     )
     assert restored.states["freezer-silent"] == StaleState(last_seen=T0)
     assert kinds(restored.on_tick(T0 + 900)) == ["raised"]
+
+
+REALARM: list[Rule] = TypeAdapter(list[Rule]).validate_python(
+    [
+        {
+            "id": "meter-peak",
+            "type": "threshold",
+            "device": "main-meter",
+            "metric": "power",
+            "above": 50_000,
+            "realarm_after": "30m",
+        }
+    ]
+)
+
+
+def summary(changes: list[AlarmChange]) -> list[tuple[str, int, float | None]]:
+    return [(c.kind, c.alarm.activations, c.alarm.acked_at) for c in changes]
+
+
+def test_an_alarm_acknowledged_but_still_active_is_unacknowledged_again() -> None:
+    engine = make_engine(list(REALARM))
+    (raised,) = engine.on_reading(power(60_000, T0))
+    engine.acknowledge(raised.alarm.id, "li", T0 + 60)
+    assert engine.on_tick(T0 + 1_859) == []
+    assert summary(engine.on_tick(T0 + 1_860)) == [("reraised", 2, None)]
+    assert engine.on_tick(T0 + 3_000) == []  # once, until acknowledged again
+    engine.acknowledge(raised.alarm.id, "wang", T0 + 3_100)
+    assert summary(engine.on_tick(T0 + 4_900)) == [("reraised", 3, None)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [pytest.param([60_000], id="never acknowledged"), pytest.param([60_000, 1_000], id="cleared")],
+)
+def test_only_an_acknowledged_active_alarm_is_re_alarmed(values: list[float]) -> None:
+    engine = make_engine(list(REALARM))
+    for i, value in enumerate(values):
+        engine.on_reading(power(value, T0 + i))
+    assert engine.on_tick(T0 + 9_000) == []
