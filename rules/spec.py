@@ -25,6 +25,8 @@ class ThresholdRule(RuleBase):
     above: float | None = Field(default=None, allow_inf_nan=False)
     below: float | None = Field(default=None, allow_inf_nan=False)
     on_delay: Duration = Field(default=timedelta(0), alias="for")
+    # Prometheus keep_firing_for: once active, the value must stay recovered this long to clear.
+    off_delay: Duration = Field(default=timedelta(0), alias="off_for")
     deadband: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")

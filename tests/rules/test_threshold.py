@@ -1,7 +1,9 @@
-"""Threshold rules: limits, on-delay and deadband, folded over sequences of readings."""
+"""Threshold rules: limits, on-delay, off-delay and deadband, folded over sequences of readings."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
@@ -9,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rules.base import Outcome, Transition
+from rules.kinds import dump_state, load_state
 from rules.spec import ThresholdRule
-from rules.threshold import ThresholdState, evaluate, evaluate_series, tick
+from rules.threshold import KIND, ThresholdState, evaluate, evaluate_series, tick
 
 Step = tuple[float, float]  # (seconds, value)
 
@@ -140,6 +144,55 @@ SEQUENCES = [
         [1, 1, 0, 1, 1, 0],
         id="deadband on both limits",
     ),
+    # off-delay (default deadband of -15: recovered at -15.3 and below)
+    pytest.param(
+        FREEZER | {"off_for": "5m"},
+        [(0, -14), (60, -18), (359, -18), (360, -18)],
+        [1, 1, 1, 0],
+        id="off-delay met",
+    ),
+    pytest.param(
+        FREEZER | {"off_for": "5m"},
+        [(0, -14), (60, -18), (200, -14), (360, -18), (659, -18), (660, -18)],
+        [1, 1, 1, 1, 1, 0],
+        id="a breach during the off-delay starts it again",
+    ),
+    pytest.param(
+        FREEZER | {"off_for": "5m"},
+        [(0, -14), (60, -18), (200, -15.1), (300, -18), (360, -18), (600, -18)],
+        [1, 1, 1, 1, 1, 0],
+        id="a value inside the deadband starts it again",
+    ),
+    pytest.param(
+        FREEZER | {"off_for": "5m"},
+        [(0, -14), (100, -18), (50, -18), (400, -18)],
+        [1, 1, 1, 0],
+        id="an older reading does not move the off-delay start",
+    ),
+    pytest.param(
+        FREEZER | {"off_for": "5m"},
+        [(0, -14), (60, -18), (360, -18), (420, -14)],
+        [1, 1, 0, 1],
+        id="raises again at once after the off-delay",
+    ),
+    pytest.param(
+        FREEZER | {"off_for": 0},
+        [(0, -14), (60, -18)],
+        [1, 0],
+        id="zero off-delay clears at once",
+    ),
+    pytest.param(
+        FREEZER | {"for": "5m", "off_for": "5m"},
+        [(0, -14), (300, -14), (360, -18), (600, -18), (660, -18)],
+        [0, 1, 1, 1, 0],
+        id="on-delay and off-delay",
+    ),
+    pytest.param(
+        FRIDGE | {"off_for": "5m"},
+        [(0, 9), (60, 5), (120, 1), (400, 5), (700, 5)],
+        [1, 1, 1, 1, 0],
+        id="a breach of the other limit during the off-delay starts it again",
+    ),
 ]
 
 
@@ -184,6 +237,104 @@ def test_a_tick_does_not_clear() -> None:
     assert tick(limits, active, 10_000.0) is active
 
 
+OFF_TICKS = [
+    pytest.param([(0, -14), (60, -18)], 359, True, id="before the off-delay"),
+    pytest.param([(0, -14), (60, -18)], 360, False, id="at the off-delay"),
+    pytest.param([(0, -14), (60, -18)], 3600, False, id="long after"),
+    pytest.param([(0, -14), (60, -18), (120, -18)], 360, False, id="counted from the recovery"),
+    pytest.param([(0, -14), (60, -18), (120, -14)], 3600, True, id="breach during the delay"),
+    pytest.param([(0, -14), (60, -15.1)], 3600, True, id="inside the deadband"),
+    pytest.param([(0, -14)], 3600, True, id="never recovered"),
+    pytest.param([(0, -14), (60, -18)], 30, True, id="clock went back"),
+    pytest.param([(0, -14), (60, -18), (360, -18)], 3600, False, id="already cleared"),
+]
+
+
+@pytest.mark.parametrize(("steps", "now", "expected"), OFF_TICKS)
+def test_a_tick_lets_the_off_delay_elapse(steps: list[Step], now: float, expected: bool) -> None:
+    limits = rule(above=-15, off_for="5m")
+    assert tick(limits, fold(limits, steps)[-1], now).active is expected
+
+
+def test_a_tick_that_clears_keeps_the_value() -> None:
+    limits = rule(above=-15, off_for="5m")
+    clearing = fold(limits, [(0, -14), (60, -18)])[-1]
+    assert clearing == ThresholdState(True, pending_since=0, last_value=-18, clearing_since=60)
+    assert load_state(dump_state(clearing)) == clearing
+    assert tick(limits, clearing, 360.0) == ThresholdState(last_value=-18.0)
+
+
+Event = Callable[[ThresholdRule, ThresholdState], Outcome[ThresholdState]]
+
+
+def received(at: float, *values: float) -> Event:
+    return lambda limits, state: KIND.series(limits, state, "temperature", values, at)  # type: ignore[misc]
+
+
+def ticked(at: float) -> Event:
+    return lambda limits, state: KIND.tick(limits, state, at)  # type: ignore[misc]
+
+
+def transitions(limits: ThresholdRule, events: list[Event]) -> list[Transition]:
+    state, found = ThresholdState(), []
+    for event in events:
+        state, new = event(limits, state)
+        found += new
+    return found
+
+
+@pytest.mark.parametrize(
+    ("limits", "events", "expected"),
+    [
+        pytest.param(
+            {"above": -15, "off_for": "5m"},
+            [received(0, -14), received(60, -18), ticked(359), ticked(360), ticked(420)],
+            [Transition(True, 0, -14), Transition(False, 360, -18)],
+            id="cleared by a tick, with the last value",
+        ),
+        pytest.param(
+            {"above": -15, "off_for": "5m"},
+            [received(0, -14), received(60, -18), received(300, -16, -14), ticked(600)],
+            [Transition(True, 0, -14)],
+            id="a breach inside a batch keeps it active",
+        ),
+        pytest.param(
+            {"above": -15, "off_for": "5m"},
+            [received(0, -14), received(60, -18), received(400, -19, -14)],
+            [Transition(True, 0, -14), Transition(False, 400, -19), Transition(True, 400, -14)],
+            id="after the off-delay a batch clears at its first recovered value",
+        ),
+        pytest.param(
+            {"above": -15, "off_for": "5m"},
+            [received(0, -14), received(60, -18, -14, -18), ticked(359), received(360, -18)],
+            [Transition(True, 0, -14), Transition(False, 360, -18)],
+            id="the off-delay runs from the last recovery in a batch",
+        ),
+        pytest.param(
+            {"above": -15, "for": "5m", "off_for": "5m"},
+            [received(0, -14), ticked(300), received(360, -18), ticked(660)],
+            [Transition(True, 300, -14), Transition(False, 660, -18)],
+            id="both delays elapse on ticks",
+        ),
+    ],
+)
+def test_transitions_on_the_agent_clock(
+    limits: dict[str, Any], events: list[Event], expected: list[Transition]
+) -> None:
+    assert transitions(rule(**limits), events) == expected
+
+
+def test_an_active_state_saved_before_off_delays_waits_them_out() -> None:
+    # As the previous version persisted it: no clearing_since.
+    stored = {"kind": "threshold", "active": True, "pending_since": None, "last_value": -14.0}
+    limits = rule(above=-15, off_for="5m")
+    clearing = evaluate(limits, load_state(json.dumps(stored)), -18.0, 1000.0)
+    assert (clearing.active, tick(limits, clearing, 1300.0)) == (
+        True,
+        ThresholdState(last_value=-18.0),
+    )
+
+
 @pytest.mark.parametrize(
     ("limits", "limit", "band"),
     [
@@ -216,13 +367,20 @@ LIMITS = [
     {"below": 2},
     {"above": -15, "for": "5m", "deadband": 1},
     {"above": 8, "for": "1m"},
+    {"above": -15, "off_for": "5m"},
+    {"above": 8, "below": 2, "for": "1m", "off_for": "1m", "deadband": 1},
 ]
-VALUES = [-30.0, -16.0, -15.5, -15.3, -15.0, -14.5, 1.0, 2.0, 2.04, 5.0, 7.84, 7.9, 8.0, 9.0]
+VALUES = [
+    *[-30.0, -16.0, -15.5, -15.3, -15.0, -14.5, 1.0, 2.0, 2.04, 3.0, 5.0],
+    *[7.0, 7.5, 7.84, 7.9, 8.0, 9.0],
+]
 STARTS = [
     ThresholdState(),
     ThresholdState(active=True, last_value=10.0),
     ThresholdState(pending_since=0.0, last_value=-14.0),
     ThresholdState(pending_since=250.0, last_value=9.0),
+    ThresholdState(active=True, last_value=-16.0, clearing_since=0.0),
+    ThresholdState(active=True, pending_since=0.0, last_value=5.0, clearing_since=250.0),
 ]
 
 
@@ -239,3 +397,24 @@ def test_a_series_is_what_evaluating_one_value_at_a_time_gives(
 ) -> None:
     checked = rule(**limits)
     assert evaluate_series(checked, start, values, at) == one_at_a_time(checked, start, values, at)
+
+
+TIMES = [0.0, 59.0, 60.0, 100.0, 250.0, 299.0, 300.0, 310.0, 360.0, 600.0, 1_000.0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    limits=st.sampled_from(LIMITS),
+    steps=st.lists(
+        st.tuples(st.sampled_from(TIMES), st.sampled_from(VALUES)), min_size=1, max_size=8
+    ),
+    now=st.sampled_from(TIMES),
+)
+def test_a_tick_is_the_last_reading_again(
+    limits: dict[str, Any], steps: list[Step], now: float
+) -> None:
+    # Time passing changes what a delay allows, never what the value means: a tick that raised or
+    # cleared where the last value received again would not (or the reverse) is a bug.
+    checked = rule(**limits)
+    state = fold(checked, steps)[-1]
+    assert tick(checked, state, now) == evaluate(checked, state, steps[-1][1], now)
