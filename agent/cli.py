@@ -93,6 +93,7 @@ def agent_import_readings(config: Path, file: Path) -> None:
     its own: the valid rows are stored even when others are rejected. Exits 0 when every row was
     stored, 1 when any was rejected, 2 when the file could not be read at all (nothing stored).
     """
+    import sqlite3
     import time
 
     from agent import store
@@ -102,14 +103,24 @@ def agent_import_readings(config: Path, file: Path) -> None:
     site, _ = _load_or_exit(config)
     try:
         text = file.read_text(encoding="utf-8-sig")
-        conn = store.open_store(site.storage.path, site.site.id)
-    except (OSError, UnicodeDecodeError, store.StoreError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         click.echo(f"{file}: {error}", err=True)
+        sys.exit(2)
+    try:
+        conn = store.open_store(site.storage.path, site.site.id)
+    except store.StoreError as error:
+        click.echo(f"{error}; nothing stored", err=True)
+        sys.exit(2)
+    except (OSError, sqlite3.Error) as error:
+        click.echo(f"{site.storage.path}: {error}; nothing stored", err=True)
         sys.exit(2)
     try:
         report = import_csv(conn, site, text, time.time())
     except FileError as error:
         click.echo(f"{file}: {error}; nothing stored", err=True)
+        sys.exit(2)
+    except sqlite3.Error as error:
+        click.echo(f"{site.storage.path}: {error}; nothing stored", err=True)
         sys.exit(2)
     finally:
         conn.close()
@@ -143,15 +154,34 @@ db_option = click.option(
 )
 
 
+def _silent_after(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from collector.duration import DurationError
+    from sync.hub.heartbeat import parse_after
+
+    try:
+        parse_after(value)
+    except DurationError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
 @hub.command("serve")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def hub_serve(db_url: str, host: str, port: int) -> None:
+@click.option(
+    "--agent-silent-after",
+    default="15m",
+    show_default=True,
+    envvar="FW_HUB_AGENT_SILENT_AFTER",
+    callback=_silent_after,
+    help="Raise agent_silent for a site whose agent has not synced this long (0 or off: never).",
+)
+def hub_serve(db_url: str, host: str, port: int, agent_silent_after: str) -> None:
     """Serve the hub's web pages, read API and sync endpoint."""
     from sync.hub.serve import serve
 
-    serve(db_url, host, port)
+    serve(db_url, host, port, agent_silent_after)
 
 
 @hub.command("create-agent")

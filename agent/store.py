@@ -103,6 +103,13 @@ def m004_identity_includes_the_value(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX readings_identity ON readings (device, metric, ts, value)")
 
 
+@migrations()
+def m005_import_queue(db: sqlite_utils.Database) -> None:
+    # Readings imported by hand (agent import-readings, another process) that the writer's rule
+    # engine has not seen yet: the writer evaluates and deletes them in one transaction.
+    db.execute("CREATE TABLE import_queue (reading INTEGER PRIMARY KEY)")
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 
@@ -185,6 +192,8 @@ def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:
     top = row[0] if row else 0
     if acked > top:
         conn.execute(f"UPDATE {stream} SET id = id + ?", (acked,))
+        if stream == "readings":  # the import queue names readings by id
+            conn.execute("UPDATE import_queue SET reading = reading + ?", (acked,))
         conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (stream,))
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (stream, top + acked))
     conn.execute(

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agent import store
+from agent import manual, store
 from agent.counters import CounterGuard, MeterEvent
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
@@ -296,12 +296,34 @@ class Writer:
         if isinstance(item, Rejection):
             self._insert_rejection(item)
         elif isinstance(item, Tick):
-            return self.engine.on_tick(item.now)
+            # Imports first: a reading imported by hand answers a stale rule before it fires.
+            return self._evaluate_imports(item.now) + self.engine.on_tick(item.now)
         elif isinstance(item, Availability):
             return self.engine.on_availability(item.device, item.online, item.received_at)
         elif isinstance(item, SyncAcked):
             return self._apply_sync(item)
         return []
+
+    def _evaluate_imports(self, now: float) -> list[AlarmChange]:
+        """Readings ``agent import-readings`` stored, each evaluated once: they leave the queue
+        in this transaction. A series the rules fail on is quarantined, or it would fail (and
+        hold back the tick) every second from now on."""
+        changes: list[AlarmChange] = []
+        for series in manual.take_queued(self.conn):
+            before = dict(self.engine.states), dict(self.engine.alarms)
+            try:
+                changes += self.engine.on_series(
+                    series.device, series.metric, series.values, series.received_at
+                )
+            except Exception:
+                log.exception("writer: imported %s %s failed", series.device, series.metric)
+                self.engine.states, self.engine.alarms = before
+                payload = repr(series).encode("utf-8", "backslashreplace")[:4096]
+                reason = "the rules failed on these imported readings (see the agent's log)"
+                self._insert_rejection(
+                    Rejection("internal/import", payload, reason, now, series.device)
+                )
+        return changes
 
     def _insert_access(self, event: AccessEvent) -> bool:
         self.conn.execute(

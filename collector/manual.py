@@ -30,11 +30,13 @@ __all__ = [
     "ImportReport",
     "ManualError",
     "ManualReading",
+    "MeterReplacement",
     "Point",
     "Previous",
     "RawRow",
     "RowProblem",
     "parse_csv",
+    "replacements",
     "rows_from_json",
     "validate",
 ]
@@ -89,6 +91,17 @@ class ManualReading:
 class Point:
     ts: float
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReplacement:
+    """A row marked as a replaced meter, with the reading just before it (None: the first)."""
+
+    device: str
+    metric: str
+    ts: float
+    value: float
+    previous: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +181,27 @@ def validate(
         accepted.append(reading)
         earlier.setdefault(key, []).append(Point(reading.ts, reading.value))
     return Checked(accepted, rejected)
+
+
+def replacements(readings: Sequence[ManualReading], previous: Previous) -> list[MeterReplacement]:
+    """The accepted rows marked as a replacement of a cumulative meter, each with the reading
+    just before it in time, stored or accepted in the same import (wherever it is in the file).
+
+    ``previous`` looks the store up before the rows are stored: no accepted row shares its time
+    with a stored reading, so its "at or before" means "before".
+    """
+    series: dict[tuple[str, str], list[Point]] = {}
+    for r in readings:
+        series.setdefault((r.device, r.metric), []).append(Point(r.ts, r.value))
+    out: list[MeterReplacement] = []
+    for r in readings:
+        if not (r.replacement and METRICS[r.metric].cumulative):
+            continue
+        key = (r.device, r.metric)
+        earlier = [p for p in series[key] if p.ts < r.ts]
+        last = _latest([previous(*key, r.ts), *earlier], r.ts)
+        out.append(MeterReplacement(*key, r.ts, r.value, None if last is None else last.value))
+    return out
 
 
 class _RowError(ManualError):

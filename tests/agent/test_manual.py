@@ -136,3 +136,43 @@ def test_the_help_says_valid_rows_are_stored_even_when_others_are_not() -> None:
     result = CliRunner().invoke(main, ["agent", "import-readings", "--help"])
     assert result.exit_code == 0
     assert "valid rows are stored even when others are rejected" in " ".join(result.output.split())
+
+
+def queued(config: Path) -> list[int]:
+    with sqlite3.connect(config.parent / "agent.db") as conn:
+        return [row[0] for row in conn.execute("SELECT reading FROM import_queue ORDER BY 1")]
+
+
+def test_the_stored_rows_are_queued_for_the_rules(config: Path) -> None:
+    result = run(config, HEADER + "water-1,2026-11-01T08:00,130,,\npump-9,2026-11-01T08:00,1,,\n")
+    assert result.exit_code == 1
+    assert queued(config) == [row[0] for row in stored(config)[1:]] == [2]
+
+
+def test_a_replacement_is_recorded_as_a_meter_event(config: Path) -> None:
+    result = run(
+        config,
+        "device,time,value,replacement\n"
+        "water-1,2026-11-03T08:00,0.5,yes\n"
+        "water-1,2026-11-02T08:00,130,\n"
+        "water-1,2026-11-04T08:00,2.5,yes\n",
+    )
+    assert (result.exit_code, result.output) == (0, "3 stored, 0 rejected\n")
+    with sqlite3.connect(config.parent / "agent.db") as conn:
+        events = conn.execute(
+            "SELECT device, metric, ts, kind, value, previous FROM meter_events ORDER BY id"
+        ).fetchall()
+    # Each with the reading just before it in time, from this file or the store.
+    assert events == [
+        ("water-1", "water", NOV_1 + 2 * 86400, "replacement", 0.5, 130.0),
+        ("water-1", "water", NOV_1 + 3 * 86400, "replacement", 2.5, 0.5),
+    ]
+
+
+def test_a_store_that_is_not_a_database_is_reported_without_a_traceback(config: Path) -> None:
+    (config.parent / "agent.db").write_bytes(b"not sqlite " * 100)
+    result = run(config, HEADER + "water-1,2026-11-01T08:00,130,,\n")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"{config.parent / 'agent.db'}: file is not a database; nothing stored\n",
+    )

@@ -1,17 +1,21 @@
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agent import store
+from agent.config import SiteConfig, parse_site
+from agent.manual import import_csv
 from agent.writer import SyncAcked, Tick, Writer
 from collector.models import AccessEvent, Reading, Rejection
+from rules.alarm import AlarmChange
 from rules.engine import Engine
 from sync.protocol import ActionRecord
-from tests.support.site import site_config
+from tests.support.site import site_config, site_yaml
 
 T0 = 1_763_900_000.0
 
@@ -21,17 +25,23 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "agent.db"
 
 
-def make_writer(db: Path, now: float = T0, max_queue: int = 100_000) -> Writer:
-    config = site_config(db, "mqtt://127.0.0.1:1")
+def make_writer(
+    db: Path,
+    now: float = T0,
+    max_queue: int = 100_000,
+    config: SiteConfig | None = None,
+    engine_type: type[Engine] = Engine,
+) -> Writer:
+    config = config or site_config(db, "mqtt://127.0.0.1:1")
     conn = store.open_store(db, config.site.id)
-    engine = Engine.restore(
+    engine = engine_type.restore(
         list(config.rules), now, store.rule_states(conn), store.open_alarms(conn)
     )
     return Writer(conn, engine, commit_interval=0.01, max_queue=max_queue)
 
 
-def start_writer(db: Path, now: float = T0) -> Writer:
-    writer = make_writer(db, now)
+def start_writer(db: Path, now: float = T0, config: SiteConfig | None = None) -> Writer:
+    writer = make_writer(db, now, config=config)
     writer.start()
     return writer
 
@@ -198,3 +208,135 @@ def test_a_poison_entry_is_quarantined_and_the_rest_committed(writer: Writer, db
     assert rows(db, "SELECT value FROM readings ORDER BY ts") == [(-18.0,), (-18.5,)]
     assert rows(db, "SELECT topic, device FROM quarantine") == [("internal/Reading", None)]
     assert sorted(acked) == ["after", "before", "poison"]
+
+
+DAY = 86400.0
+HEADER = "device,time,value,metric\n"
+
+
+def hand_read_site(db: Path) -> SiteConfig:
+    """The test clinic with a water meter read by hand, which a rule expects a reading from a
+    month."""
+    yaml = (
+        site_yaml(db, "mqtt://127.0.0.1:1")
+        .replace("posts:", "  - {id: water-2, name: Hand-read water, kind: water_meter}\nposts:")
+        .replace(
+            "rules:", "rules:\n  - {id: water-silent, type: stale, device: water-2, after: 35d}"
+        )
+    )
+    config, _ = parse_site(yaml, env={})
+    return config
+
+
+def row(device: str, ts: float, value: float, metric: str = "") -> str:
+    return f"{device},{datetime.fromtimestamp(ts, UTC).isoformat()},{value},{metric}\n"
+
+
+def import_at(db: Path, now: float, text: str) -> None:
+    """``agent import-readings`` at ``now``, on its own connection as from its own process."""
+    conn = store.open_store(db, "clinic")
+    report = import_csv(conn, hand_read_site(db), HEADER + text, now)
+    conn.close()
+    assert report.rejected == []
+
+
+def history(db: Path, rule: str) -> list[tuple[object, ...]]:
+    return rows(
+        db,
+        "SELECT e.kind, e.at, json_extract(e.snapshot, '$.value') FROM alarm_events e"
+        f" JOIN alarms a ON a.id = e.alarm_id WHERE a.rule = '{rule}' ORDER BY e.id",
+    )
+
+
+def test_a_reading_imported_while_the_agent_runs_keeps_its_stale_rule_quiet(db: Path) -> None:
+    writer = start_writer(db, config=hand_read_site(db))
+    import_at(db, T0 + 34 * DAY, row("water-2", T0 + 33 * DAY, 120.0))
+    writer.submit(Tick(T0 + 36 * DAY))
+    assert writer.flush()
+    writer.stop()
+    assert rows(db, "SELECT rule FROM alarms") == [("freezer-silent",)]
+    assert rows(db, "SELECT COUNT(*) FROM import_queue") == [(0,)]
+
+
+def test_a_reading_imported_while_the_agent_is_down_is_evaluated_when_it_starts(
+    db: Path,
+) -> None:
+    first = start_writer(db, config=hand_read_site(db))
+    first.submit(Tick(T0 + 36 * DAY))
+    assert first.flush()
+    first.stop()
+    first.conn.close()
+    import_at(db, T0 + 37 * DAY, row("water-2", T0 + 37 * DAY - 3600, 120.0))
+    second = start_writer(db, now=T0 + 38 * DAY, config=hand_read_site(db))
+    second.submit(Tick(T0 + 38 * DAY))
+    assert second.flush()
+    second.stop()
+    # On the agent's clock: the reading arrived when it was imported.
+    assert history(db, "water-silent") == [
+        ("raised", T0 + 36 * DAY, None),
+        ("cleared", T0 + 37 * DAY, 120.0),
+    ]
+
+
+def test_imported_readings_are_evaluated_once_in_time_order(writer: Writer, db: Path) -> None:
+    # freezer-warm: above -15 raises at once, -17 is back inside the deadband.
+    import_at(
+        db,
+        T0 + 600,
+        row("freezer-1", T0 + 500, -17, "temperature")
+        + row("freezer-1", T0 + 400, -10, "temperature"),
+    )
+    writer.submit(Tick(T0 + 601))
+    writer.submit(Tick(T0 + 602))
+    assert writer.flush()
+    assert history(db, "freezer-warm") == [
+        ("raised", T0 + 600, -10.0),
+        ("cleared", T0 + 600, -17.0),
+    ]
+
+
+def test_a_rolled_back_tick_leaves_the_imports_queued(writer: Writer, db: Path) -> None:
+    import_at(db, T0 + 600, row("freezer-1", T0 + 400, -10, "temperature"))
+    # A lone surrogate cannot be stored: the tick's transaction rolls back with it.
+    writer.submit_many([Tick(T0 + 601), Reading("freezer-1", "temp\ud800", T0, 1.0, T0)])
+    assert writer.flush()
+    assert history(db, "freezer-warm") == []
+    assert rows(db, "SELECT COUNT(*) FROM import_queue") == [(1,)]
+    writer.submit(Tick(T0 + 602))
+    assert writer.flush()
+    assert history(db, "freezer-warm") == [("raised", T0 + 600, -10.0)]
+    assert rows(db, "SELECT COUNT(*) FROM import_queue") == [(0,)]
+
+
+def test_imports_follow_their_readings_when_the_hub_renumbers_them(
+    writer: Writer, db: Path
+) -> None:
+    import_at(db, T0 + 600, row("freezer-1", T0 + 400, -10, "temperature"))
+    writer.submit(SyncAcked(cursors={"readings": 1000}, actions=[], reported=[], at=T0 + 601))
+    writer.submit(Tick(T0 + 602))
+    assert writer.flush()
+    assert rows(db, "SELECT id FROM readings") == [(1001,)]
+    assert history(db, "freezer-warm") == [("raised", T0 + 600, -10.0)]
+
+
+class WaterBreaksTheRules(Engine):
+    def on_series(
+        self, device: str, metric: str, values: Sequence[float], at: float
+    ) -> list[AlarmChange]:
+        if device == "water-2":
+            raise RuntimeError("a bug meeting odd input")
+        return super().on_series(device, metric, values, at)
+
+
+def test_imports_the_rules_fail_on_are_quarantined_and_the_rest_evaluated(db: Path) -> None:
+    writer = make_writer(db, config=hand_read_site(db), engine_type=WaterBreaksTheRules)
+    writer.start()
+    import_at(
+        db, T0 + 600, row("water-2", T0 + 400, 120) + row("freezer-1", T0 + 400, -10, "temperature")
+    )
+    writer.submit(Tick(T0 + 601))
+    assert writer.flush()
+    writer.stop()
+    assert rows(db, "SELECT topic, device FROM quarantine") == [("internal/import", "water-2")]
+    assert history(db, "freezer-warm") == [("raised", T0 + 600, -10.0)]
+    assert rows(db, "SELECT COUNT(*) FROM import_queue") == [(0,)]

@@ -9,10 +9,12 @@ from collector.manual import (
     Checked,
     FileError,
     ManualReading,
+    MeterReplacement,
     Point,
     RawRow,
     RowProblem,
     parse_csv,
+    replacements,
     rows_from_json,
     validate,
 )
@@ -180,3 +182,33 @@ def test_json_rows_are_numbered_from_one() -> None:
         RowProblem(4, "value 'true' is not a number (use a point, no separators)"),
         RowProblem(5, "unknown field 'when'"),
     ]
+
+
+NOV_3 = NOV_1 + 2 * 86400
+REPLACED: list[tuple[str, list[MeterReplacement]]] = [
+    ("water-1,2026-11-01T08:00,3,,yes", [MeterReplacement("water-1", "water", NOV_1, 3, 120)]),
+    (
+        "water-1,2026-11-01T08:00,130,,\nwater-1,2026-11-03T08:00,2,,yes",
+        [MeterReplacement("water-1", "water", NOV_3, 2, 130)],
+    ),
+    # The reading just before it in time, though it comes after it in the file.
+    (
+        "water-1,2026-11-03T08:00,2,,yes\nwater-1,2026-11-02T08:00,130,,",
+        [MeterReplacement("water-1", "water", NOV_3, 2, 130)],
+    ),
+    (
+        "main-meter,2026-11-01T08:00,4,,yes",
+        [MeterReplacement("main-meter", "energy", NOV_1, 4, None)],
+    ),
+    ("freezer-1,2026-11-01T08:00,-18,temperature,yes", []),
+    ("water-1,2026-11-01T08:00,130,,no", []),
+]
+
+
+@pytest.mark.parametrize(("rows", "replaced"), REPLACED, ids=[r[0] for r in REPLACED])
+def test_a_replacement_is_recorded_with_the_reading_just_before_it(
+    rows: str, replaced: list[MeterReplacement]
+) -> None:
+    checked = check(f"device,time,value,metric,replacement\n{rows}\n")
+    assert checked.rejected == []
+    assert replacements(checked.readings, previous) == replaced
