@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -98,9 +99,11 @@ class RunningHub:
 
 
 @contextmanager
-def serve_hub(db_url: str) -> Iterator[RunningHub]:
+def serve_hub(
+    db_url: str, agent_silent_after: timedelta | None = None, check_interval: float = 30.0
+) -> Iterator[RunningHub]:
     """The hub app under a real uvicorn, in a thread, on a free loopback port."""
-    app = create_app(db_url)
+    app = create_app(db_url, agent_silent_after=agent_silent_after, check_interval=check_interval)
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without
     # it every response waits out the client's delayed ACK (40 ms).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

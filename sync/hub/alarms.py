@@ -1,7 +1,9 @@
 """The hub's copy of every site's alarms: merged from agents' snapshots, acknowledged by people.
 
 Both ends may change an alarm (the agent its condition, either end its acknowledgement);
-``rules.alarm.merge`` makes the result independent of the order the copies meet in.
+``rules.alarm.merge`` makes the result independent of the order the copies meet in. The hub
+raises alarms of its own too (``sync.hub.heartbeat``), with ids no agent uses (an agent's are uuid
+hex); no agent can change them, and acknowledging one sends nothing down.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from sync.hub.errors import NotPermitted, UnknownAlarm
 from sync.protocol import AlarmRecord
 
 ALARM_FIELDS = tuple(Alarm.__dataclass_fields__)
+HUB_OWNED_PREFIX = "hub-"
 
 
 @dataclass(frozen=True, slots=True)
 class HubAlarm:
     site: str
     alarm: Alarm
+
+
+def hub_owned(alarm_id: str) -> bool:
+    return alarm_id.startswith(HUB_OWNED_PREFIX)
 
 
 def from_record(record: AlarmRecord) -> Alarm:
@@ -44,6 +51,8 @@ def merge_into(hubdb: HubDB, conn: Connection, site: str, incoming: Iterable[Ala
     """Merge a site's alarm snapshots into the hub's copies, inside the caller's transaction."""
     merged: dict[str, Alarm] = {}
     for alarm in incoming:
+        if hub_owned(alarm.id):
+            continue
         merged[alarm.id] = merge(merged[alarm.id], alarm) if alarm.id in merged else alarm
     existing = _load(conn, merged, lock=True)
     new = [row_values(a) | {"site": site} for i, a in merged.items() if i not in existing]
@@ -60,7 +69,8 @@ def merge_into(hubdb: HubDB, conn: Connection, site: str, incoming: Iterable[Ala
 def acknowledge_alarm(
     hubdb: HubDB, alarm_id: str, user: User, now: float, note: str | None = None
 ) -> HubAlarm:
-    """Acknowledge at the hub now, and queue the action for the alarm's agent.
+    """Acknowledge at the hub now, and queue the action for the alarm's agent (none for the
+    hub's own alarms).
 
     Acknowledging an acknowledged alarm changes nothing (the first acknowledgement stands).
     """
@@ -83,6 +93,8 @@ def acknowledge_alarm(
                 at=now,
                 note=note,
                 activation=held.alarm.activations,
+                # The hub's own alarm: no agent has it, so the action is applied as recorded.
+                applied_at=now if hub_owned(alarm_id) else None,
             )
         )
     return HubAlarm(held.site, acked)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from sync.hub import alarms, schema
+from sync.hub import alarms, heartbeat, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -39,6 +39,7 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
     with hubdb.write() as conn:
         # First, so that it locks the site's row: two batches of one site apply one after the other.
         _upsert_site(hubdb, conn, batch, now)
+        heartbeat.synced(conn, site, now)
         if batch.devices is not None:
             _upsert_devices(hubdb, conn, batch)
         if batch.readings is not None:
@@ -184,6 +185,7 @@ def _store_alarm_events(
     rows = [
         {"site": site, "seq": e.seq, "alarm_id": e.alarm.id, "kind": e.kind, "at": e.at, "by": e.by}
         for e in items
+        if not alarms.hub_owned(e.alarm.id)
     ]
     if rows:
         conn.execute(hubdb.insert(schema.alarm_events).on_conflict_do_nothing(), rows)

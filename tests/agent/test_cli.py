@@ -72,3 +72,10 @@ def test_a_bad_database_url_is_a_clear_error() -> None:
     result = CliRunner().invoke(main, ["hub", "create-agent", "s", "--db", "mysql://nope"])
     assert result.exit_code == 1
     assert "Error:" in result.output
+
+
+@pytest.mark.parametrize("args", [["--agent-silent-after", "soon"], ["--agent-silent-after=-1m"]])
+def test_a_silence_delay_that_is_not_a_duration_is_a_clear_error(args: list[str]) -> None:
+    result = CliRunner().invoke(main, ["hub", "serve", *args])
+    assert result.exit_code == 2
+    assert "Invalid value for '--agent-silent-after': not a duration" in result.output
