@@ -4,27 +4,31 @@ library once, and shapes the answer."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import zlib
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from collector.manual import ImportReport
-from sync.hub import alarms, manual, query
+from sync.hub import alarms, manual, query, reports
 from sync.hub.errors import InvalidBatch
 from sync.hub.ingest import apply_batch
 from sync.protocol import SyncAck, SyncBatch
 from web.schemas import (
     AccessEventOut,
     AlarmOut,
+    AlarmReviewOut,
     Items,
     MeterEventOut,
     ReadingOut,
     SiteOut,
     items,
+    review_csv,
 )
 from web.security import AgentSite, ApiUser, Hub
 
@@ -149,6 +153,60 @@ def meter_events(
         limit=limit,
     )
     return items(MeterEventOut, found)
+
+
+@router.get(
+    "/reports/alarms",
+    tags=["reports"],
+    response_model=AlarmReviewOut,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def alarm_report(
+    request: Request,
+    _user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    start: From = None,
+    end: To = None,
+    output: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+) -> AlarmReviewOut | Response:
+    """The monthly alarm review (考核) of one site or, without ``site``, of every site: alarm
+    load (ISA-18.2 / EEMUA 191: activations per hour and per 10 minutes, the peak 10-minute
+    window, time in flood, the top-10 rules' share, chattering and stale alarms, the priority
+    mix) and time to acknowledge and to clear (p50, p95, seconds, of the alarms raised in the
+    period), per site, post and person (who acknowledged; ``(none)``). ``from`` is included,
+    ``to`` is not; the default is the 30 days up to now, at most 366 days. ``format=csv`` (or
+    ``Accept: text/csv``) answers one CSV row per group."""
+    found = reports.alarm_review(
+        hubdb,
+        site=site,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        now=time.time(),
+    )
+    review = AlarmReviewOut.model_validate(found)
+    if not _wants_csv(output, request.headers.get("accept", "")):
+        return review
+    disposition = f'attachment; filename="{_review_filename(found)}"'
+    return Response(
+        review_csv(review),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def _wants_csv(output: str | None, accept: str) -> bool:
+    if output is not None:
+        return output == "csv"
+    return any(kind.split(";")[0].strip().lower() == "text/csv" for kind in accept.split(","))
+
+
+def _review_filename(review: reports.AlarmReview) -> str:
+    site = re.sub(r"[^A-Za-z0-9._-]", "_", review.site or "all")
+    start, end = (
+        datetime.fromtimestamp(t, UTC).strftime("%Y%m%d") for t in (review.start, review.end)
+    )
+    return f"alarm-review-{site}-{start}-{end}.csv"
 
 
 class RowRejected(BaseModel):

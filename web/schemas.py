@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from sync.hub.alarms import HubAlarm
+from sync.hub.reports.kpi import SEVERITIES
 from web.render import iso
 
 Timestamp = Annotated[float, PlainSerializer(iso, return_type=str)]
@@ -83,6 +86,94 @@ class AlarmOut(Out):
     @classmethod
     def of(cls, held: HubAlarm) -> AlarmOut:
         return cls(site=held.site, state=held.alarm.state, **asdict(held.alarm))
+
+
+class RuleCountOut(Out):
+    site: str
+    rule: str
+    activations: int
+
+
+class LoadOut(Out):
+    activations: int
+    per_hour: float
+    per_10min: float
+    peak_10min: int
+    peak_10min_at: Timestamp | None
+    flood_share: float
+    floods: int
+    top10_share: float | None
+    top_rules: list[RuleCountOut]
+    chattering: int
+    stale: int
+    priority: dict[str, float]
+
+
+class ResponseTimesOut(Out):
+    raised: int
+    acked: int
+    cleared: int
+    ack_p50: float | None
+    ack_p95: float | None
+    clear_p50: float | None
+    clear_p95: float | None
+
+
+class GroupReviewOut(Out):
+    scope: str
+    site: str | None
+    key: str
+    load: LoadOut
+    response: ResponseTimesOut
+
+
+class AlarmReviewOut(Out):
+    site: str | None
+    start: Timestamp = Field(serialization_alias="from")
+    end: Timestamp = Field(serialization_alias="to")
+    groups: list[GroupReviewOut]
+
+
+_LOAD_COLUMNS = [f for f in LoadOut.model_fields if f not in ("top_rules", "priority")]
+
+
+def review_csv(review: AlarmReviewOut) -> str:
+    """One row per group; the priority mix one column per severity, the top rules left out."""
+    groups = [group.model_dump(mode="json") for group in review.groups]
+    seen = (name for group in groups for name in group["load"]["priority"])
+    severities = list(dict.fromkeys([*SEVERITIES, *seen]))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "scope",
+            "site",
+            "key",
+            *_LOAD_COLUMNS,
+            *(f"priority_{name}" for name in severities),
+            *ResponseTimesOut.model_fields,
+        ]
+    )
+    for group in groups:
+        load, times = group["load"], group["response"]
+        writer.writerow(
+            [
+                group["scope"],
+                *(_text_cell(group[name]) for name in ("site", "key")),
+                *(load[name] for name in _LOAD_COLUMNS),
+                *(load["priority"].get(name) for name in severities),
+                *times.values(),
+            ]
+        )
+    return out.getvalue()
+
+
+def _text_cell(value: str | None) -> str | None:
+    # A cell starting like a formula runs as one in a spreadsheet (OWASP "CSV injection"); site
+    # ids and the names of those who acknowledged come from agents and users.
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
 
 
 T = TypeVar("T", bound=Out)
