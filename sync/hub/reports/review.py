@@ -96,8 +96,11 @@ def review(
     """Per site: the site, then its posts, then its people; ``(none)`` last in each."""
     relevant = [h for h in histories if _touches(h, period)]
     groups = [_group("all", None, ALL, relevant, period)] if overall else []
+    by_site: dict[str, list[AlarmHistory]] = {}
+    for history in relevant:
+        by_site.setdefault(history.site, []).append(history)
     for site in sites:
-        mine = [h for h in relevant if h.site == site]
+        mine = by_site.get(site, [])
         groups.append(_group("site", site, site, mine, period))
         groups += _split("post", site, mine, period, lambda h, _a: h.post)
         groups += _split("person", site, mine, period, lambda _h, a: a.acked_by)
