@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from collector.models import AccessEvent, Direction
-from rules.base import Kind, Outcome, RuleBase, Transition
+from rules.base import Kind, Outcome, RuleBase, momentary
 from rules.schedule import Schedule
 
 __all__ = ["KIND", "AfterHoursAccessRule", "AfterHoursState", "after_hours"]
@@ -66,7 +66,7 @@ def _access(
     rule: AfterHoursAccessRule, state: AfterHoursState, event: AccessEvent
 ) -> Outcome[AfterHoursState]:
     at = event.received_at
-    return state, [Transition(True, at), Transition(False, at)] if after_hours(rule, event) else []
+    return state, momentary(at) if after_hours(rule, event) else []
 
 
 KIND = Kind(AfterHoursAccessRule, AfterHoursState, _initial, access=_access)

@@ -71,6 +71,12 @@ def flip(old: State, new: State, at: float, value: float | None) -> list[Transit
     return [] if old.active == new.active else [Transition(new.active, at, value)]
 
 
+def momentary(at: float, value: float | None = None) -> list[Transition]:
+    """An event alarm (a forced door, a burst of denied swipes): raised and back to normal at
+    once, so it stays open, returned to normal, until someone acknowledges it."""
+    return [Transition(True, at, value), Transition(False, at, value)]
+
+
 @dataclass(frozen=True)
 class Kind(Generic[R, S]):
     """A rule type as the engine sees it. A missing function: the type ignores that input."""

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collector.duration import Duration, format_duration
 from collector.models import AccessEvent
-from rules.base import Kind, Outcome, RuleBase, Transition
+from rules.base import Kind, Outcome, RuleBase, momentary
 
 __all__ = ["KIND", "DeniedBurstRule", "DeniedBurstState", "Tally", "denied"]
 
@@ -111,7 +111,7 @@ def _access(
     if event.result != "denied" or not math.isfinite(at):
         return state, []
     new, burst = denied(rule, state, event.card, at)
-    return new, [Transition(True, at), Transition(False, at)] if burst else []
+    return new, momentary(at) if burst else []
 
 
 def _load(data: dict[str, Any]) -> DeniedBurstState:

@@ -22,7 +22,7 @@ from pydantic import model_validator
 
 from collector.duration import Duration, format_duration
 from collector.models import AccessEvent
-from rules.base import Kind, Outcome, RuleBase, Transition
+from rules.base import Kind, Outcome, RuleBase, Transition, momentary
 
 __all__ = ["KIND", "DoorForcedRule", "DoorForcedState", "granted", "observe", "settle"]
 
@@ -113,7 +113,7 @@ def _authorised(rule: DoorForcedRule, granted_at: float | None, opened_at: float
 
 
 def _pulse(forced: bool, at: float) -> list[Transition]:
-    return [Transition(True, at, 1.0), Transition(False, at, 1.0)] if forced else []
+    return momentary(at, 1.0) if forced else []
 
 
 def _initial(rule: DoorForcedRule, started_at: float) -> DoorForcedState:

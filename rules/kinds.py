@@ -6,7 +6,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from rules import stale, threshold
+from rules import after_hours, denied_burst, door_forced, door_held, rate, stale, threshold
 from rules.base import Kind, RuleBase, State
 
 __all__ = ["KINDS", "dump_state", "fits", "kind_of", "load_state"]
@@ -14,6 +14,11 @@ __all__ = ["KINDS", "dump_state", "fits", "kind_of", "load_state"]
 KINDS: dict[str, Kind[Any, Any]] = {
     "threshold": threshold.KIND,
     "stale": stale.KIND,
+    "rate": rate.KIND,
+    "door_held": door_held.KIND,
+    "door_forced": door_forced.KIND,
+    "denied_burst": denied_burst.KIND,
+    "after_hours_access": after_hours.KIND,
 }
 _BY_STATE = {kind.state: name for name, kind in KINDS.items()}
 

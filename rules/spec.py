@@ -12,9 +12,26 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from collector.duration import Duration, format_duration
+from rules.after_hours import AfterHoursAccessRule
 from rules.base import RuleBase, Severity
+from rules.denied_burst import DeniedBurstRule
+from rules.door_forced import DoorForcedRule
+from rules.door_held import DoorHeldRule
+from rules.rate import RateRule
 
-__all__ = ["DEFAULT_DEADBAND_SHARE", "Rule", "RuleBase", "Severity", "StaleRule", "ThresholdRule"]
+__all__ = [
+    "DEFAULT_DEADBAND_SHARE",
+    "AfterHoursAccessRule",
+    "DeniedBurstRule",
+    "DoorForcedRule",
+    "DoorHeldRule",
+    "RateRule",
+    "Rule",
+    "RuleBase",
+    "Severity",
+    "StaleRule",
+    "ThresholdRule",
+]
 DEFAULT_DEADBAND_SHARE = 0.02
 
 
@@ -65,4 +82,13 @@ class StaleRule(RuleBase):
         return f"no data from {self.device} for {format_duration(self.after)}"
 
 
-Rule = Annotated[ThresholdRule | StaleRule, Field(discriminator="type")]
+Rule = Annotated[
+    ThresholdRule
+    | StaleRule
+    | RateRule
+    | DoorHeldRule
+    | DoorForcedRule
+    | DeniedBurstRule
+    | AfterHoursAccessRule,
+    Field(discriminator="type"),
+]

@@ -340,3 +340,47 @@ def test_imports_the_rules_fail_on_are_quarantined_and_the_rest_evaluated(db: Pa
     assert rows(db, "SELECT topic, device FROM quarantine") == [("internal/import", "water-2")]
     assert history(db, "freezer-warm") == [("raised", T0 + 600, -10.0)]
     assert rows(db, "SELECT COUNT(*) FROM import_queue") == [(0,)]
+
+
+ACCESS_RULES = """
+  - {id: gate-burst, type: denied_burst, device: gate-north, count: 3, window: 1m}
+  - {id: door-forced, type: door_forced, device: door-1, reader: gate-north, late_grant: 0s}
+"""
+
+
+def access_writer(db: Path) -> Writer:
+    yaml = site_yaml(db, "mqtt://127.0.0.1:1").replace("rules:\n", "rules:\n" + ACCESS_RULES)
+    config, _ = parse_site(yaml, env={})
+    return start_writer(db, config=config)
+
+
+def test_access_events_reach_the_rules_once(db: Path) -> None:
+    writer = access_writer(db)
+    denied = [
+        AccessEvent("gate-north", T0 + i, "C7", "denied", "in", None, T0 + i) for i in range(4)
+    ]
+    for event in [*denied[:3], replace(denied[2], received_at=T0 + 3.5)]:  # one redelivered
+        writer.submit(event)
+    assert writer.flush()
+    quiet = rows(db, "SELECT COUNT(*) FROM alarms")
+    writer.submit(denied[3])  # the fourth denial within the minute: more than 3
+    assert writer.flush()
+    writer.stop()
+    assert quiet == [(0,)]
+    assert rows(db, "SELECT rule, state, raised_at FROM alarms") == [
+        ("gate-burst", "cleared_unacknowledged", T0 + 3)
+    ]
+
+
+def test_a_door_opening_without_a_grant_is_forced(db: Path) -> None:
+    writer = access_writer(db)
+    door = Reading("door-1", "contact", T0, 0.0, T0)
+    granted = AccessEvent("gate-north", T0 + 9, "C1", "granted", "in", None, T0 + 9)
+    writer.submit(door)
+    writer.submit(granted)
+    writer.submit(door._replace(value=1.0, ts=T0 + 10, received_at=T0 + 10))  # after a grant
+    writer.submit(door._replace(ts=T0 + 20, received_at=T0 + 20))
+    writer.submit(door._replace(value=1.0, ts=T0 + 60, received_at=T0 + 60))  # no grant
+    assert writer.flush()
+    writer.stop()
+    assert rows(db, "SELECT rule, raised_at FROM alarms") == [("door-forced", T0 + 60)]

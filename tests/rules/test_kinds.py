@@ -18,6 +18,22 @@ EXAMPLES: list[Rule] = TypeAdapter(list[Rule]).validate_python(
     [
         {"id": "warm", "type": "threshold", "device": "f1", "metric": "temperature", "above": 8},
         {"id": "silent", "type": "stale", "device": "f1", "after": "15m"},
+        {
+            "id": "warming",
+            "type": "rate",
+            "device": "f1",
+            "metric": "temperature",
+            "rise_per_min": 0.5,
+        },
+        {"id": "ajar", "type": "door_held", "device": "door-1", "after": "2m"},
+        {"id": "forced", "type": "door_forced", "device": "door-1", "reader": "gate"},
+        {"id": "burst", "type": "denied_burst", "device": "gate", "per": "card"},
+        {
+            "id": "late",
+            "type": "after_hours_access",
+            "device": "gate",
+            "schedule": {"timezone": "Asia/Shanghai", "weekly": {"mon-fri": "07:00-19:00"}},
+        },
     ]
 )
 
@@ -60,5 +76,5 @@ def test_states_stored_by_earlier_versions_still_load(
 
 
 def test_a_state_of_another_type_does_not_fit() -> None:
-    threshold_rule, stale_rule = EXAMPLES
+    threshold_rule, stale_rule = EXAMPLES[:2]
     assert not fits(stale_rule, kind_of(threshold_rule).initial(threshold_rule, T0))
