@@ -23,6 +23,7 @@ from rules.spec import Rule
 
 # A rule's state: a frozen dataclass of its type's module, with at least ``active``.
 RuleState = Any
+SeriesFn = Callable[[Any, Any, str, Sequence[float], float], tuple[Any, list[Transition]]]
 
 
 class UnknownAlarm(LookupError):
@@ -39,6 +40,9 @@ class Engine:
     _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     _by_series: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
     _by_reader: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    _series_fns: dict[tuple[str, str], tuple[tuple[Rule, SeriesFn], ...]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -82,12 +86,12 @@ class Engine:
         changes: list[AlarmChange] = []
         if not values:
             return changes
-        for rule in self._rules_for(device, metric):
-            series = kind_of(rule).series
-            if series is not None:
-                changes += self._settle(
-                    rule, *series(rule, self.states[rule.id], metric, values, at)
-                )
+        states = self.states
+        for rule, series in self._series_for(device, metric):
+            state, transitions = series(rule, states[rule.id], metric, values, at)
+            states[rule.id] = state
+            if transitions:
+                changes += self._settle(rule, state, transitions)
         return changes
 
     def on_access(self, event: AccessEvent) -> list[AlarmChange]:
@@ -127,6 +131,19 @@ class Engine:
         self.alarms[rule.id] = again
         # "reraised": a new activation, as hubs of every version already understand it.
         return [AlarmChange(again, "reraised", now)]
+
+    def _series_for(self, device: str, metric: str) -> tuple[tuple[Rule, SeriesFn], ...]:
+        """The rules reading this series, with their series function (looked up once)."""
+        key = (device, metric)
+        found = self._series_fns.get(key)
+        if found is None:
+            found = tuple(
+                (rule, fn)
+                for rule in self._rules_for(device, metric)
+                if (fn := kind_of(rule).series) is not None
+            )
+            self._series_fns[key] = found
+        return found
 
     def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:
         key = (device, metric)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from typing import Any
+
+import orjson
 
 from rules import after_hours, denied_burst, door_forced, door_held, rate, stale, threshold
 from rules.base import Kind, RuleBase, State
@@ -33,9 +34,19 @@ def fits(rule: RuleBase, state: object) -> bool:
 
 
 def dump_state(state: State) -> str:
-    # Not asdict(): it deep-copies, and states are saved at every commit that touched them.
-    values = {f.name: getattr(state, f.name) for f in fields(state)}  # type: ignore[arg-type]
-    return json.dumps({"kind": _BY_STATE[type(state)], **values})
+    """The state as a flat JSON object with its ``kind``. orjson writes a dataclass several
+    times faster than json with asdict(), and states are saved at every commit touching them."""
+    fields_json = orjson.dumps(state, default=_plain)
+    kind = orjson.dumps(_BY_STATE[type(state)])
+    return (b'{"kind":' + kind + (b"," if fields_json != b"{}" else b"") + fields_json[1:]).decode()
+
+
+def _plain(value: object) -> object:
+    # orjson writes dataclasses and tuples, but not NamedTuples (a state's records): as lists,
+    # which a kind's ``load`` turns back.
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} in a rule state is not JSON")
 
 
 def load_state(text: str) -> Any:

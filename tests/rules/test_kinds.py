@@ -8,6 +8,7 @@ import typing
 import pytest
 from pydantic import TypeAdapter
 
+from collector.models import AccessEvent
 from rules.kinds import KINDS, dump_state, fits, kind_of, load_state
 from rules.spec import Rule
 from rules.stale import StaleState
@@ -78,3 +79,12 @@ def test_states_stored_by_earlier_versions_still_load(
 def test_a_state_of_another_type_does_not_fit() -> None:
     threshold_rule, stale_rule = EXAMPLES[:2]
     assert not fits(stale_rule, kind_of(threshold_rule).initial(threshold_rule, T0))
+
+
+def test_a_state_holding_records_reads_back() -> None:
+    burst = next(rule for rule in EXAMPLES if rule.type == "denied_burst")
+    kind = kind_of(burst)
+    assert kind.access is not None
+    swipe = AccessEvent("gate", T0, "C7", "denied", "in", None, T0)
+    state, _ = kind.access(burst, kind.initial(burst, T0), swipe)
+    assert load_state(dump_state(state)) == state
