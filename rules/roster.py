@@ -40,7 +40,7 @@ from typing import Annotated, NamedTuple
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from collector.config import Strict
-from rules.schedule import WEEKDAYS, TimeRange, Weekday, _expand
+from rules.schedule import WEEKDAYS, TimeRange, Weekday, expand_days
 
 __all__ = [
     "Handover",
@@ -71,7 +71,7 @@ def _days(value: object) -> object:
     days: dict[str, object] = {}
     named: dict[str, object] = {}
     for key, shifts in value.items():
-        for day in _expand(key):
+        for day in expand_days(key):
             if day in days:
                 raise ValueError(f"{day} is given twice (in {named[day]!r} and {key!r})")
             days[day], named[day] = shifts, key

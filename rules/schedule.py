@@ -30,7 +30,16 @@ from pydantic import BeforeValidator, Field, PlainSerializer, PlainValidator, fi
 
 from collector.config import Strict
 
-__all__ = ["WEEKDAYS", "OpeningHours", "Schedule", "Span", "Weekday", "is_open", "parse_span"]
+__all__ = [
+    "WEEKDAYS",
+    "OpeningHours",
+    "Schedule",
+    "Span",
+    "Weekday",
+    "expand_days",
+    "is_open",
+    "parse_span",
+]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
@@ -112,7 +121,7 @@ class OpeningHours(Strict):
         days: dict[str, object] = {}
         named: dict[str, object] = {}
         for key, hours in value.items():
-            for day in _expand(key):
+            for day in expand_days(key):
                 if day in days:
                     raise ValueError(f"{day} is given twice (in {named[day]!r} and {key!r})")
                 days[day], named[day] = hours, key
@@ -158,7 +167,7 @@ class Schedule(OpeningHours):
         return is_open(self, self.zone, at)
 
 
-def _expand(key: object) -> list[str]:
+def expand_days(key: object) -> list[str]:
     """``mon`` or ``monday`` → [mon]; ``mon-fri`` → mon..fri; ``fri-mon`` wraps the weekend."""
     text = key.strip().lower() if isinstance(key, str) else ""
     first, _, last = text.partition("-")
