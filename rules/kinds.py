@@ -7,7 +7,17 @@ from typing import Any
 
 import orjson
 
-from rules import after_hours, denied_burst, door_forced, door_held, rate, stale, threshold
+from rules import (
+    after_hours,
+    after_hours_power,
+    denied_burst,
+    door_forced,
+    door_held,
+    night_flow,
+    rate,
+    stale,
+    threshold,
+)
 from rules.base import Kind, RuleBase, State
 
 __all__ = ["KINDS", "dump_state", "fits", "kind_of", "load_state"]
@@ -20,6 +30,8 @@ KINDS: dict[str, Kind[Any, Any]] = {
     "door_forced": door_forced.KIND,
     "denied_burst": denied_burst.KIND,
     "after_hours_access": after_hours.KIND,
+    "night_flow": night_flow.KIND,
+    "after_hours_power": after_hours_power.KIND,
 }
 _BY_STATE = {kind.state: name for name, kind in KINDS.items()}
 

@@ -13,18 +13,22 @@ from pydantic import Field, model_validator
 
 from collector.duration import Duration, format_duration
 from rules.after_hours import AfterHoursAccessRule
+from rules.after_hours_power import AfterHoursPowerRule
 from rules.base import RuleBase, Severity
 from rules.denied_burst import DeniedBurstRule
 from rules.door_forced import DoorForcedRule
 from rules.door_held import DoorHeldRule
+from rules.night_flow import NightFlowRule
 from rules.rate import RateRule
 
 __all__ = [
     "DEFAULT_DEADBAND_SHARE",
     "AfterHoursAccessRule",
+    "AfterHoursPowerRule",
     "DeniedBurstRule",
     "DoorForcedRule",
     "DoorHeldRule",
+    "NightFlowRule",
     "RateRule",
     "Rule",
     "RuleBase",
@@ -89,6 +93,8 @@ Rule = Annotated[
     | DoorHeldRule
     | DoorForcedRule
     | DeniedBurstRule
-    | AfterHoursAccessRule,
+    | AfterHoursAccessRule
+    | NightFlowRule
+    | AfterHoursPowerRule,
     Field(discriminator="type"),
 ]

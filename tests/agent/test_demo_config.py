@@ -15,9 +15,9 @@ from agent.cli import main
 from agent.config import load_site
 from agent.demo import DemoError, parse_user, prepare_data_dir
 from collector import simulator
-from collector.models import Reading
+from collector.models import AccessEvent, Reading
 from collector.native import parse
-from rules.threshold import ThresholdState, evaluate, tick
+from rules.engine import Engine
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-site.yaml"
 DEMO_ENV = {
@@ -82,31 +82,30 @@ def test_every_post_has_a_member_and_a_bilingual_name() -> None:
 
 
 def first_alarms(seconds: float) -> dict[str, float]:
-    """When each threshold rule of the example first fires on the simulated hospital."""
+    """When each rule of the example first raises on the simulated hospital."""
     site, _ = load_site(EXAMPLE, DEMO_ENV)
-    devices, rules = site.device_map(), site.threshold_rules()
-    states = {rule.id: ThresholdState() for rule in rules}
-    key = {rule.id: (rule.device, rule.metric) for rule in rules}
+    devices = site.device_map()
+    engine = Engine(list(site.rules), START)
     fired: dict[str, float] = {}
     hospital = simulator.hospital()
     scenario = simulator.build_scenario(hospital, "demo-hospital", "Asia/Shanghai", START, 1)
     for at, message in simulator.timeline(hospital, scenario, 1, until=START + seconds):
-        reading = parse(message.topic, message.payload, at, devices)
-        for rule in rules:
-            state = states[rule.id]
-            if isinstance(reading, Reading) and (reading.device, reading.metric) == key[rule.id]:
-                state = evaluate(rule, state, reading.value, reading.ts)
-            states[rule.id] = tick(rule, state, at)
-            if states[rule.id].active:
-                fired.setdefault(rule.id, at - START)
+        parsed = parse(message.topic, message.payload, at, devices)
+        changes = engine.on_reading(parsed) if isinstance(parsed, Reading) else []
+        changes += engine.on_access(parsed) if isinstance(parsed, AccessEvent) else []
+        changes += engine.on_tick(at)
+        for change in changes:
+            fired.setdefault(change.alarm.rule, at - START)
     return fired
 
 
 def test_the_demo_story_raises_the_freezer_alarms_within_two_minutes() -> None:
     fired = first_alarms(600)
-    assert set(fired) == {"freezer-warm", "freezer-door-held-open"}
+    # The story: the door is left open, the freezer warms fast, then past its limit.
+    assert set(fired) == {"freezer-door-held-open", "freezer-warming-fast", "freezer-warm"}
     assert fired["freezer-door-held-open"] == pytest.approx(100, abs=6)
     assert 70 < fired["freezer-warm"] < 120
+    assert fired["freezer-warming-fast"] < 180
 
 
 def test_demo_refuses_to_empty_a_directory_it_did_not_make(tmp_path: Path) -> None:

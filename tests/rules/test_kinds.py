@@ -35,6 +35,15 @@ EXAMPLES: list[Rule] = TypeAdapter(list[Rule]).validate_python(
             "device": "gate",
             "schedule": {"timezone": "Asia/Shanghai", "weekly": {"mon-fri": "07:00-19:00"}},
         },
+        {"id": "leak", "type": "night_flow", "device": "w1", "timezone": "Asia/Shanghai"},
+        {
+            "id": "lit",
+            "type": "after_hours_power",
+            "device": "p1",
+            "metric": "power",
+            "limit_w": 500,
+            "schedule": {"timezone": "Asia/Shanghai", "weekly": {"mon-fri": "07:00-19:00"}},
+        },
     ]
 )
 
