@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
@@ -87,16 +87,51 @@ class Metrics(Strict):
     port: int = Field(default=9108, ge=0, le=65535)
 
 
+def _apprise_url(url: str) -> str:
+    # Imported here: apprise loads its plugins on first use, which only a site with notify URLs
+    # should pay for. The message never quotes the URL: it may hold a token or a password.
+    from agent.notify.sender import url_problem
+
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
+NotifyUrls = list[Annotated[str, AfterValidator(_apprise_url)]]
+ChangeKind = Literal["raised", "reraised", "cleared", "acked"]
+
+
 class Member(Strict):
     name: str
     email: str | None = None
     phone: str | None = None
+    # Apprise URLs (mailto://, dingtalk://, wecombot://, tgram://, json://, ...).
+    notify: NotifyUrls = []
 
 
 class Post(Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str | None = None
     members: list[Member] = []
+    notify: NotifyUrls = []
+
+
+class Notify(Strict):
+    """How the agent delivers notifications (``agent.notify``), not whom it sends them to."""
+
+    changes: list[ChangeKind] = ["raised", "reraised"]
+    timeout: Duration = timedelta(seconds=30)
+    retry_after: Duration = timedelta(seconds=30)
+    retry_cap: Duration = timedelta(hours=1)
+    give_up_after: Duration = timedelta(hours=24)
+
+    @field_validator("timeout", "retry_after", "retry_cap", "give_up_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
 
 
 class SiteConfig(Strict):
@@ -109,6 +144,7 @@ class SiteConfig(Strict):
     devices: list[DeviceConfig] = []
     posts: list[Post] = []
     rules: list[Rule] = []
+    notify: Notify = Notify()
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:

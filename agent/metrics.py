@@ -20,6 +20,8 @@ from prometheus_client.registry import Collector
 
 from agent import outbox
 from agent.mqtt import Subscriber
+from agent.notify import Notifier
+from agent.notify import outbox as notify_outbox
 from agent.syncer import Syncer
 from agent.writer import Writer
 from collector.modbus import Poller
@@ -35,6 +37,7 @@ class AgentCollector(Collector):
     poller: Poller | None
     reader: sqlite3.Connection
     clock: Callable[[], float] = time.time
+    notifier: Notifier | None = None
 
     def collect(self) -> Iterator[Metric]:
         stats = self.writer.stats
@@ -79,6 +82,26 @@ class AgentCollector(Collector):
         )
         yield from self._sync()
         yield from self._modbus()
+        yield from self._notifications()
+
+    def _notifications(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "fw_notifications_pending",
+            "Notifications not yet delivered nor given up",
+            value=notify_outbox.counts(self.reader).pending,
+        )
+        if self.notifier is None:
+            return
+        stats = self.notifier.stats
+        for name, counts, text in (
+            ("fw_notifications_sent", stats.sent, "Notifications delivered"),
+            ("fw_notifications_failed", stats.failed, "Notifications given up"),
+            ("fw_notification_retries", stats.retries, "Failed attempts to be tried again"),
+        ):
+            family = CounterMetricFamily(name, text, labels=["scheme"])
+            for scheme, count in sorted(counts.items()):
+                family.add_metric([scheme], count)
+            yield family
 
     def _modbus(self) -> Iterator[Metric]:
         if self.poller is None:

@@ -24,10 +24,12 @@ from agent.config import ConfigError, SiteConfig, load_site
 from agent.counters import CounterGuard
 from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
+from agent.notify import Notifier, ScrubSecrets, configured_urls, target
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
 from collector.formats import Availability, build_router
 from collector.modbus import ModbusSource, Poller
+from rules.alarm import AlarmChange
 from rules.engine import Engine
 from sync.client import SyncClient
 
@@ -58,12 +60,14 @@ class Agent:
             config.site.id,
             lambda topic, payload, retain: self.subscriber.publish(topic, payload, retain),
         )
+        # Its own connection: it plans and records deliveries in transactions of its own.
+        self.notifier = Notifier(store.connect(config.storage.path), config, clock=clock)
         self.writer = Writer(
             self.conn,
             self.engine,
             commit_interval=config.storage.commit_interval.total_seconds(),
             guard=CounterGuard(self.conn, config.device_map()),
-            on_alarm=self.annunciator.on_change if config.mqtt.publish_alarms else None,
+            on_alarm=self._on_alarm,
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
@@ -90,6 +94,11 @@ class Agent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._metrics: WSGIServer | None = None
+
+    def _on_alarm(self, change: AlarmChange) -> None:
+        if self.config.mqtt.publish_alarms:
+            self.annunciator.on_change(change)
+        self.notifier.wake(change)
 
     def _poller(self) -> Poller | None:
         meters = [
@@ -126,6 +135,7 @@ class Agent:
     def start(self) -> None:
         _tune_gc()
         self.writer.start()
+        self.notifier.start()
         self.subscriber.start()
         if self.poller is not None:
             self.poller.start()
@@ -147,7 +157,13 @@ class Agent:
     def _start_metrics(self, host: str, port: int) -> None:
         reader = store.connect(self.config.storage.path, readonly=True)
         collector = AgentCollector(
-            self.writer, self.subscriber, self.syncer, self.poller, reader, self.clock
+            self.writer,
+            self.subscriber,
+            self.syncer,
+            self.poller,
+            reader,
+            self.clock,
+            notifier=self.notifier,
         )
         served = serve_metrics(collector, host, port)
         if served is not None:
@@ -175,6 +191,8 @@ class Agent:
         for thread in self._threads:
             thread.join(5)
         self.writer.stop()
+        self.notifier.stop()
+        self.notifier.conn.close()
         self.conn.close()
         if self._alarm_reader is not None:
             self._alarm_reader.close()
@@ -195,6 +213,13 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def scrub_logs(config: SiteConfig) -> None:
+    """Keep the secrets of the notify URLs out of the log, whichever library writes them."""
+    scrub = ScrubSecrets(s for url in configured_urls(config) for s in target(url).secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(scrub)
+
+
 def run_from_config(path: Path) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -202,6 +227,10 @@ def run_from_config(path: Path) -> int:
     # pymodbus logs every failed poll at ERROR; the poller counts them (/metrics) and raises
     # the meter's offline alarm, so its own log lines would only repeat that, every interval.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    # apprise's own lines name the services it reaches, at DEBUG with their URLs' paths; the
+    # notifier logs every outcome itself, with the URL redacted. Not propagating, rather than
+    # raising its level, keeps the warnings apprise captures per send, which become last_error.
+    logging.getLogger("apprise").propagate = False
     try:
         config, warnings = load_site(path)
     except ConfigError as error:
@@ -210,6 +239,7 @@ def run_from_config(path: Path) -> int:
         return 2
     for warning in warnings:
         log.warning("%s: %s", path, warning)
+    scrub_logs(config)
     try:
         agent = Agent(config)
     except store.StoreError as error:

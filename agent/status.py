@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agent import outbox, store
+from agent.notify import outbox as notify_outbox
 from rules.alarm import Alarm
 
 
@@ -17,6 +19,9 @@ class Status:
     quarantined: list[tuple[str, str, int]]
     open_alarms: list[Alarm]
     last_reading_at: float | None
+    notifications: notify_outbox.Counts
+    # Pending ones (oldest first), then the ones given up (latest first); URLs redacted.
+    notification_problems: list[notify_outbox.Problem]
 
 
 def read_status(conn: sqlite3.Connection) -> Status:
@@ -31,4 +36,30 @@ def read_status(conn: sqlite3.Connection) -> Status:
         quarantined=[(d, r, n) for d, r, n in quarantined],
         open_alarms=store.open_alarms(conn),
         last_reading_at=conn.execute("SELECT MAX(received_at) FROM readings").fetchone()[0],
+        notifications=notify_outbox.counts(conn),
+        notification_problems=notify_outbox.problems(conn),
     )
+
+
+def notification_lines(status: Status) -> list[str]:
+    """The notifications summary and one line per pending or given-up notification."""
+    n = status.notifications
+    lines = [
+        f"notifications: {n.pending} pending ({n.failing} failing), {n.failed} failed, "
+        f"{n.delivered} delivered"
+    ]
+    for p in status.notification_problems:
+        if p.failed_at is None:
+            state = f"pending, {p.attempts} attempts, next {_iso(p.next_attempt_at)}"
+        else:
+            state = f"failed {_iso(p.failed_at)} after {p.attempts} attempts"
+        error = f": {p.last_error}" if p.last_error else ""
+        lines.append(
+            f"  #{p.id} {p.change} {p.rule} ({p.alarm_id}) to {p.recipient} {p.shown}"
+            f" ({state}){error}"
+        )
+    return lines
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

@@ -110,6 +110,38 @@ def m005_import_queue(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE import_queue (reading INTEGER PRIMARY KEY)")
 
 
+@migrations()
+def m006_notifications(db: sqlite_utils.Database) -> None:
+    # The notification outbox (agent.notify.outbox). The trigger queues every alarm change in the
+    # transaction that records it, so a change committed just before a crash is still notified;
+    # it copies the row rather than naming its id, which a sync may renumber. Changes recorded
+    # before this migration are history, not news: none is queued.
+    db.execute(
+        """CREATE TABLE notify_queue (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, alarm_id TEXT NOT NULL, kind TEXT NOT NULL,
+            at REAL NOT NULL, by TEXT, snapshot TEXT NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TRIGGER alarm_events_notify AFTER INSERT ON alarm_events BEGIN
+            INSERT INTO notify_queue (alarm_id, kind, at, by, snapshot)
+            VALUES (NEW.alarm_id, NEW.kind, NEW.at, NEW.by, NEW.snapshot);
+        END"""
+    )
+    # target: the URL's fingerprint, shown: its redacted form; the URL stays in the config.
+    db.execute(
+        """CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, alarm_id TEXT NOT NULL, change TEXT NOT NULL,
+            recipient TEXT NOT NULL, target TEXT NOT NULL, shown TEXT NOT NULL,
+            kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+            created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL, delivered_at REAL, failed_at REAL, last_error TEXT)"""
+    )
+    db.execute(
+        "CREATE INDEX notifications_pending ON notifications (target, id)"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL"
+    )
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

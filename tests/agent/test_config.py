@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,29 @@ def test_the_example_validates() -> None:
     assert isinstance(silent, StaleRule)
     assert (warm.above, warm.on_delay, warm.deadband) == (-15.0, timedelta(minutes=5), 1.0)
     assert (silent.after, silent.post) == (timedelta(minutes=15), "cold-store")
+
+
+def test_notify_urls_and_settings_validate() -> None:
+    text = broken(
+        ("{name: Li, ", '{name: Li, notify: ["mailto://li:pw@example.org", "${FW_TG}"], '),
+        ("members:", 'notify: ["json://hooks.example.org/fw"], members:'),
+        (
+            "storage: {path: ./data/agent.db}",
+            "storage: {path: ./data/agent.db}\n"
+            "notify: {changes: [raised, reraised, cleared], retry_cap: 10m}",
+        ),
+    )
+    config, _ = parse_site(
+        text, env={"FW_TG": "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987"}
+    )
+    post = config.posts[0]
+    assert post.notify == ["json://hooks.example.org/fw"]
+    assert post.members[0].notify[0] == "mailto://li:pw@example.org"
+    assert config.notify.changes == ["raised", "reraised", "cleared"]
+    assert (config.notify.retry_cap, config.notify.give_up_after) == (
+        timedelta(minutes=10),
+        timedelta(hours=24),
+    )
 
 
 def test_an_unset_variable_is_a_warning_not_an_error() -> None:
@@ -159,6 +183,36 @@ MISTAKES = [
         [("members: [{name: Li, ", "members: [{")],
         ["posts[0].members[0].name: Field required"],
         id="member without a name",
+    ),
+    pytest.param(
+        [
+            (
+                "{name: Li, ",
+                '{name: Li, notify: ["mailto://li:pw@example.org", "tgrm://4711:S3cr3t/1"], ',
+            )
+        ],
+        [
+            "posts[0].members[0].notify[1]: apprise cannot use this tgrm:// URL"
+            " (unknown scheme or missing parts)"
+        ],
+        id="notify URL apprise does not know, its token not quoted",
+    ),
+    pytest.param(
+        [("members: [", "notify: [li@example.org], members: [")],
+        [
+            "posts[0].notify[0]: not an apprise URL (write scheme://..., e.g. mailto://, json://, tgram://)"
+        ],
+        id="post notify that is not a URL",
+    ),
+    pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {changes: [raised, closed]}",
+            )
+        ],
+        ["notify.changes[1]: Input should be 'raised', 'reraised', 'cleared' or 'acked'"],
+        id="notify on a change that does not exist",
     ),
     pytest.param(
         [("storage: {path: ./data/agent.db}", "storage: {path: ./data/agent.db, size: 1}")],
@@ -302,3 +356,20 @@ def test_field_errors_and_unknown_references_are_reported_together() -> None:
         "rules[0].post: unknown post 'nobody'",
     ]
     assert caught.value.errors[0].startswith("devices[0].kind:")
+
+
+def test_the_readme_notifications_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Notifications", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    env = {
+        "FW_SMTP_PASSWORD": "pw",
+        "FW_TELEGRAM_BOT": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        "FW_DINGTALK_TOKEN": "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+        "FW_WECOM_KEY": "693a91f6-7aoc-4bc4-97a0-0ec2sifa5aaa",
+    }
+    config, warnings = parse_site("site: {id: s}\n" + block, env=env)
+    assert warnings == []
+    assert [len(m.notify) for m in config.posts[0].members] == [1, 1]
+    assert len(config.posts[0].notify) == 3
+    assert config.notify.give_up_after == timedelta(hours=24)

@@ -1,0 +1,202 @@
+"""The delivery thread: plans queued alarm changes into notifications and sends what is due.
+
+It never holds up the writer: the writer's callback only wakes it, and it reads and writes the
+store through its own connection, in short transactions of its own (as ``agent import-readings``
+does), never while a send is under way. Sends run in a small pool, each with apprise's deadline,
+so one unreachable mail server does not hold up a Telegram message; to one URL they go one at a
+time, in the order of the changes (``outbox.due``). A failed send is tried again
+with exponential back-off (``agent.notify.retry``) until the give-up time, then marked failed.
+
+Delivery is at least once: a send that succeeded but whose success was not recorded (the agent
+was killed in between) is sent again after the restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from agent.config import SiteConfig
+from agent.notify import outbox
+from agent.notify.message import render
+from agent.notify.outbox import Pending, Planned, QueuedChange
+from agent.notify.recipients import Recipient, configured_urls, recipients
+from agent.notify.retry import RetryPolicy, next_attempt
+from agent.notify.sender import Outcome, Sender, target
+from rules.alarm import Alarm, AlarmChange
+
+__all__ = ["Notifier", "NotifyStats"]
+
+log = logging.getLogger(__name__)
+
+POLL_S = 5.0
+KEEP_S = 30 * 86400  # delivered and failed notifications are kept this long
+PRUNE_EVERY_S = 3600.0
+WORKERS = 4
+
+Recipients = Callable[[Alarm, SiteConfig, float], list[Recipient]]
+
+
+@dataclass
+class NotifyStats:
+    """Counters for /metrics, by URL scheme (mailto, json, tgram, ...)."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+
+
+class Notifier:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: SiteConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        sender: Sender | None = None,
+        find_recipients: Recipients = recipients,
+        rng: random.Random | None = None,
+    ) -> None:
+        settings = config.notify
+        self.conn = conn
+        self.config = config
+        self.clock = clock
+        self.sender = sender or Sender(settings.timeout.total_seconds())
+        self.find_recipients = find_recipients
+        self.rng = rng or random.Random()
+        self.changes = frozenset(settings.changes)
+        self.policy = RetryPolicy(
+            settings.retry_after.total_seconds(),
+            settings.retry_cap.total_seconds(),
+            settings.give_up_after.total_seconds(),
+        )
+        self.stats = NotifyStats()
+        # fingerprint -> URL: how a stored notification finds its URL again (it stores none).
+        # Built now, so apprise loads its plugins here and not while planning holds the lock.
+        self.urls = {target(url).fingerprint: url for url in configured_urls(config)}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fw-notify-send")
+        self._thread = threading.Thread(target=self._run, name="fw-notify", daemon=True)
+        self._pruned_at = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, change: AlarmChange | None = None) -> None:
+        """The writer's after-commit callback: the change is already queued in the store."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def run_once(self) -> float:
+        """Plan what is queued, send what is due; the seconds until the next notification is."""
+        while outbox.plan(self.conn, self._plan, self.clock()):
+            pass
+        self._deliver()
+        now = self.clock()
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            outbox.prune(self.conn, now - KEEP_S)
+            self._pruned_at = now
+        upcoming = outbox.next_due(self.conn)
+        return POLL_S if upcoming is None else max(0.0, min(POLL_S, upcoming - now))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                delay = self.run_once()
+            except Exception:  # the store is busy or broken: the next pass tries again
+                log.exception("notifications: pass failed")
+                delay = POLL_S
+            self._wake.wait(delay)
+
+    def _plan(self, change: QueuedChange) -> list[Planned]:
+        if change.kind not in self.changes:
+            return []
+        message = render(change.alarm, change.kind, change.at, change.by, self.config)
+        planned = []
+        for recipient in self.find_recipients(change.alarm, self.config, self.clock()):
+            shown = target(recipient.url)
+            self.urls[shown.fingerprint] = recipient.url
+            planned.append(Planned(recipient.name, shown, message))
+        return planned
+
+    def _deliver(self) -> None:
+        batch = outbox.due(self.conn, self.clock())
+        if not batch:
+            return
+        futures = {p.id: self._pool.submit(self._send, p, self.urls.get(p.target)) for p in batch}
+        pending = set(futures.values())
+        while pending and not self._stop.is_set():
+            _, pending = wait(pending, timeout=0.2)
+        # Stopping: what finished is recorded, the rest is sent again after the restart.
+        done = [(p, futures[p.id]) for p in batch if futures[p.id].done()]
+        self._record([(p, _outcome(future)) for p, future in done])
+
+    def _send(self, pending: Pending, url: str | None) -> Outcome:
+        if url is None:
+            return Outcome(False, "its URL is no longer in the configuration", permanent=True)
+        return self.sender.send(url, pending.title, pending.body, pending.kind)
+
+    def _record(self, outcomes: list[tuple[Pending, Outcome]]) -> None:
+        now = self.clock()
+        results = []
+        for pending, outcome in outcomes:
+            retry_at = None
+            if not outcome.ok and not outcome.permanent:
+                retry_at = next_attempt(
+                    self.policy, pending.attempts + 1, pending.created_at, now, self.rng
+                )
+            results.append((pending, outcome, retry_at))
+        outbox.record(self.conn, results, now)
+        for pending, outcome, retry_at in results:
+            self._count(pending, outcome, retry_at, now)
+
+    def _count(
+        self, pending: Pending, outcome: Outcome, retry_at: float | None, now: float
+    ) -> None:
+        scheme = pending.shown.partition("://")[0] or "?"
+        attempt = pending.attempts + 1
+        if outcome.ok:
+            self.stats.sent[scheme] += 1
+            log.info("notification %d to %s delivered", pending.id, pending.shown)
+        elif retry_at is not None:
+            self.stats.retries[scheme] += 1
+            log.warning(
+                "notification %d to %s failed (attempt %d), next in %.1f s: %s",
+                pending.id,
+                pending.shown,
+                attempt,
+                retry_at - now,
+                outcome.error,
+            )
+        else:
+            self.stats.failed[scheme] += 1
+            log.error(
+                "notification %d to %s given up after %d attempts: %s",
+                pending.id,
+                pending.shown,
+                attempt,
+                outcome.error,
+            )
+
+
+def _outcome(future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception as error:  # Sender catches apprise's; this would be our own bug
+        log.exception("notification send failed")
+        return Outcome(False, type(error).__name__)
