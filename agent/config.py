@@ -22,7 +22,7 @@ from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
 from rules.kinds import KINDS
-from rules.spec import Rule, ThresholdRule
+from rules.spec import Rule
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -167,8 +167,6 @@ class SiteConfig(Strict):
     def device_map(self) -> dict[str, DeviceConfig]:
         return {d.id: d for d in self.devices}
 
-    def threshold_rules(self) -> list[ThresholdRule]:
-        return [r for r in self.rules if isinstance(r, ThresholdRule)]
 
 
 def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
