@@ -22,6 +22,7 @@ from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
 from rules.kinds import KINDS
+from rules.roster import Roster, roster_problems
 from rules.spec import Rule
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -115,6 +116,23 @@ class Post(Strict):
     name: str | None = None
     members: list[Member] = []
     notify: NotifyUrls = []
+    # Who is on duty when (rules.roster); none: every member, around the clock.
+    roster: Roster | None = None
+    # Told when the roster has nobody on duty (and, with escalation, when nobody answers).
+    supervisor: Member | None = None
+
+    @model_validator(mode="after")
+    def _roster_names(self) -> Post:
+        names = [m.name for m in self.members]
+        problems = [
+            f"members[{i}].name: duplicate name {n!r}"
+            for i, n in enumerate(names)
+            if n in names[:i]
+        ]
+        problems += roster_problems(self.roster, names) if self.roster else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Notify(Strict):
@@ -166,7 +184,6 @@ class SiteConfig(Strict):
 
     def device_map(self) -> dict[str, DeviceConfig]:
         return {d.id: d for d in self.devices}
-
 
 
 def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:

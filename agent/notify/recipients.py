@@ -1,16 +1,19 @@
 """Whom an alarm change is sent to.
 
-For now: every member of the alarm's post who has ``notify`` URLs, and the post's own URLs. This
-function is the seam where routing by roster and escalation (who is on duty, when to go to the
-supervisor) will take over; the rest of the notifier only sees the list it returns.
+The members of the alarm's post on duty now (by the post's roster; every member without one)
+who have ``notify`` URLs, and the post's own URLs. When the roster has nobody on duty, the
+post's supervisor, or failing that every member: an alarm is never sent to nobody. Escalation
+over time (rules.escalation) will plan its later steps into the same outbox.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from agent.config import SiteConfig
+from agent.config import Member, Post, SiteConfig
 from rules.alarm import Alarm
+from rules.roster import on_duty
 
 __all__ = ["Recipient", "configured_urls", "recipients"]
 
@@ -26,7 +29,11 @@ def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
     post = next((p for p in config.posts if p.id == alarm.post), None)
     if post is None:
         return []
-    found = [Recipient(f"{m.name} ({post.id})", url) for m in post.members for url in m.notify]
+    found = [
+        Recipient(f"{member.name} ({post.id}{role})", url)
+        for member, role in _on_duty(post, ZoneInfo(config.site.timezone), now)
+        for url in member.notify
+    ]
     found += [Recipient(f"post {post.id}", url) for url in post.notify]
     first: dict[str, Recipient] = {}
     for recipient in found:
@@ -34,7 +41,19 @@ def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
     return list(first.values())
 
 
+def _on_duty(post: Post, zone: ZoneInfo, now: float) -> list[tuple[Member, str]]:
+    """The members on duty, each with how they come to be told ("" or ", supervisor")."""
+    names = set(on_duty(post.roster, [m.name for m in post.members], zone, now))
+    duty = [(m, "") for m in post.members if m.name in names]
+    if duty:
+        return duty
+    if post.supervisor is not None:
+        return [(post.supervisor, ", supervisor")]
+    return [(m, "") for m in post.members]
+
+
 def configured_urls(config: SiteConfig) -> list[str]:
     """Every notify URL of the configuration: members' and posts'."""
     urls = [url for post in config.posts for member in post.members for url in member.notify]
+    urls += [url for post in config.posts if post.supervisor for url in post.supervisor.notify]
     return urls + [url for post in config.posts for url in post.notify]

@@ -115,6 +115,20 @@ MISTAKES = [
         id="infinite duration",
     ),
     pytest.param(
+        [
+            (
+                "members: [{name: Li, email: li@example.org}]}",
+                "members: [{name: Li, email: li@example.org}],"
+                ' roster: {shifts: {day: "08:00-20:00"}, weeks: [{mon-sun: {day: Wang}}]}}',
+            )
+        ],
+        [
+            "posts[0]: roster.weeks[0].mon.day: unknown member 'Wang' (the post has Li);"
+            " also in 6 more places"
+        ],
+        id="roster names someone not in the post",
+    ),
+    pytest.param(
         [("id: gate-north", "id: alarms")],
         ["devices[2].id: 'alarms' is reserved: fw/<site>/alarms/... carries alarm states"],
         id="reserved device id",
@@ -373,3 +387,13 @@ def test_the_readme_notifications_example_validates() -> None:
     assert [len(m.notify) for m in config.posts[0].members] == [1, 1]
     assert len(config.posts[0].notify) == 3
     assert config.notify.give_up_after == timedelta(hours=24)
+
+
+def test_the_readme_roster_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Notifications", 1)[1]
+    block = section.split("```yaml\n")[2].split("```", 1)[0]
+    config, warnings = parse_site("site: {id: s, timezone: Asia/Shanghai}\n" + block, env={})
+    assert warnings == []
+    post = config.posts[0]
+    assert (post.roster is not None, post.supervisor is not None) == (True, True)
