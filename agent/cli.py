@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -201,6 +202,53 @@ def hub_create_agent(db_url: str, site: str) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(f"agent token for site {site} (shown once; put it in the site's hub.token):")
     click.echo(token)
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    from collector.duration import DurationError, parse_duration
+
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@hub.command("rotate-agent")
+@db_option
+@click.argument("site")
+@click.option(
+    "--grace",
+    default="1d",
+    show_default=True,
+    callback=_duration,
+    help="How long the site's current tokens keep working: time to deploy the new one.",
+)
+def hub_rotate_agent(db_url: str, site: str, grace: timedelta) -> None:
+    """Print a new agent token for SITE (the last line); the old ones stop after --grace."""
+    import time
+
+    from collector.duration import format_duration
+    from sync.hub import auth
+
+    token = auth.rotate_agent(_open_hub(db_url), site, time.time(), grace.total_seconds())
+    click.echo(
+        f"new agent token for site {site} (shown once; the old ones stop in"
+        f" {format_duration(grace)}):"
+    )
+    click.echo(token)
+
+
+@hub.command("revoke-agent")
+@db_option
+@click.argument("site")
+def hub_revoke_agent(db_url: str, site: str) -> None:
+    """Revoke every agent token of SITE now; its agent keeps buffering until it gets a new one."""
+    import time
+
+    from sync.hub import auth
+
+    count = auth.revoke_site_agents(_open_hub(db_url), site, time.time())
+    click.echo(f"revoked {count} agent token(s) of site {site}")
 
 
 @hub.command("create-user")

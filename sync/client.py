@@ -5,6 +5,7 @@ Errors (one hierarchy, translated from httpx once, here):
     SyncError
     ├── HubUnreachable   network down, hub down, timeout, 5xx — retry with back-off
     └── HubRejected      the hub answered 4xx (bad token, wrong site) — retrying will not help
+        └── TokenRefused the token is revoked or wrong: the agent keeps buffering for a new one
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ class HubRejected(SyncError):
         self.detail = detail
 
 
+class TokenRefused(HubRejected):
+    """The hub does not accept this agent's token (revoked, rotated away, or mistyped)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{super().__str__()} — this agent's hub.token is not accepted; ask the hub's admin"
+            " for a new one (facilitywatch hub rotate-agent SITE) and put it in hub.token"
+        )
+
+
 class SyncClient:
     def __init__(self, http: httpx.Client, token: str) -> None:
         self.http = http
@@ -53,6 +64,8 @@ class SyncClient:
             raise HubUnreachable(f"{type(error).__name__}: {error}") from None
         if response.status_code >= 500:
             raise HubUnreachable(f"hub error {response.status_code}")
+        if response.status_code == 401:
+            raise TokenRefused(401, _detail(response))
         if response.status_code >= 400:
             raise HubRejected(response.status_code, _detail(response))
         try:

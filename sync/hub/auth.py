@@ -14,7 +14,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.hub import schema
@@ -62,11 +62,11 @@ def create_agent(hubdb: HubDB, site: str, now: float | None = None) -> str:
     return token
 
 
-def agent_site(hubdb: HubDB, token: str) -> str:
+def agent_site(hubdb: HubDB, token: str, now: float | None = None) -> str:
     """The site an agent token may write to."""
     agents = schema.agents
     query = select(agents.c.site).where(
-        agents.c.token_hash == token_hash(token), agents.c.revoked_at.is_(None)
+        agents.c.token_hash == token_hash(token), _live(time.time() if now is None else now)
     )
     with hubdb.read() as conn:
         site: str | None = conn.scalar(query)
@@ -80,10 +80,44 @@ def revoke_agent(hubdb: HubDB, token: str, now: float) -> bool:
     with hubdb.write() as conn:
         done = conn.execute(
             update(agents)
-            .where(agents.c.token_hash == token_hash(token), agents.c.revoked_at.is_(None))
+            .where(agents.c.token_hash == token_hash(token), _live(now))
             .values(revoked_at=now)
         )
     return done.rowcount > 0
+
+
+def rotate_agent(hubdb: HubDB, site: str, now: float, grace: float) -> str:
+    """A new token for ``site``; its other live tokens stop working ``grace`` seconds from now,
+    time to put the new one in the site's configuration (a site offline meanwhile keeps
+    buffering and catches up with the new token)."""
+    token = create_agent(hubdb, site, now)
+    agents = schema.agents
+    with hubdb.write() as conn:
+        conn.execute(
+            update(agents)
+            .where(
+                agents.c.site == site,
+                agents.c.token_hash != token_hash(token),
+                or_(agents.c.revoked_at.is_(None), agents.c.revoked_at > now + grace),
+            )
+            .values(revoked_at=now + grace)
+        )
+    return token
+
+
+def revoke_site_agents(hubdb: HubDB, site: str, now: float) -> int:
+    """Revoke every live token of ``site`` now; how many there were."""
+    agents = schema.agents
+    with hubdb.write() as conn:
+        done = conn.execute(
+            update(agents).where(agents.c.site == site, _live(now)).values(revoked_at=now)
+        )
+    return done.rowcount
+
+
+def _live(now: float) -> ColumnElement[bool]:
+    # A token rotated away keeps working until its revocation time (the grace period).
+    return or_(schema.agents.c.revoked_at.is_(None), schema.agents.c.revoked_at > now)
 
 
 def create_user(hubdb: HubDB, name: str, role: str, now: float | None = None) -> tuple[str, str]:

@@ -2,25 +2,28 @@
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from agent.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = [
-    [],
-    ["check-config"],
-    ["agent"],
-    ["agent", "run"],
-    ["agent", "status"],
-    ["agent", "import-readings"],
-    ["hub"],
-    ["hub", "serve"],
-    ["hub", "create-agent"],
-    ["hub", "create-user"],
-    ["demo"],
-]
+
+
+def commands(group: click.Group, path: list[str]) -> list[list[str]]:
+    """Every command of the CLI, read from it, so a new one cannot go undocumented."""
+    found = [path]
+    for name, command in sorted(group.commands.items()):
+        found += (
+            commands(command, [*path, name])
+            if isinstance(command, click.Group)
+            else [[*path, name]]
+        )
+    return found
+
+
+COMMANDS = commands(main, [])
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -79,3 +82,22 @@ def test_a_silence_delay_that_is_not_a_duration_is_a_clear_error(args: list[str]
     result = CliRunner().invoke(main, ["hub", "serve", *args])
     assert result.exit_code == 2
     assert "Invalid value for '--agent-silent-after': not a duration" in result.output
+
+
+def test_rotate_then_revoke_a_sites_agent_tokens(tmp_path: Path) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'hub.db'}"]
+    runner = CliRunner()
+    first = runner.invoke(main, ["hub", "create-agent", "clinic", *db])
+    rotated = runner.invoke(main, ["hub", "rotate-agent", "clinic", "--grace", "2h", *db])
+    revoked = runner.invoke(main, ["hub", "revoke-agent", "clinic", *db])
+    assert (first.exit_code, rotated.exit_code, revoked.exit_code) == (0, 0, 0)
+    assert "the old ones stop in 2h" in rotated.output
+    assert rotated.output.splitlines()[-1] != first.output.splitlines()[-1]
+    assert revoked.output == "revoked 2 agent token(s) of site clinic\n"
+
+
+def test_a_bad_grace_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["hub", "rotate-agent", "clinic", "--grace", "soon", "--db", "sqlite:///x.db"]
+    )
+    assert (result.exit_code, "not a duration" in result.output) == (2, True)

@@ -3,7 +3,7 @@ import gzip
 import httpx
 import pytest
 
-from sync.client import HubRejected, SyncClient
+from sync.client import SyncClient, TokenRefused
 from sync.hub import auth
 from sync.protocol import SyncAck
 from tests.hubfixtures import (
@@ -315,5 +315,5 @@ def test_the_agents_own_client_is_understood(http: httpx.Client, creds: Credenti
 
 
 def test_the_agents_own_client_hears_a_refusal(http: httpx.Client, creds: Credentials) -> None:
-    with pytest.raises(HubRejected, match=r"\(401\): unknown, revoked or expired agent token"):
+    with pytest.raises(TokenRefused, match=r"\(401\): unknown, revoked .* hub rotate-agent SITE"):
         SyncClient(http, "nope").push(seed_batch())

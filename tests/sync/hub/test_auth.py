@@ -40,6 +40,47 @@ def test_a_revoked_agent_token_is_refused(hubdb: HubDB) -> None:
         auth.agent_site(hubdb, token)
 
 
+@pytest.mark.parametrize(
+    ("at", "old_works"),
+    [
+        pytest.param(T0 + 3_599, True, id="within the grace"),
+        pytest.param(T0 + 3_600, False, id="after"),
+    ],
+)
+def test_a_rotated_token_works_until_its_grace_ends(
+    hubdb: HubDB, at: float, old_works: bool
+) -> None:
+    old = auth.create_agent(hubdb, "clinic", now=T0)
+    other_site = auth.create_agent(hubdb, "school", now=T0)
+    new = auth.rotate_agent(hubdb, "clinic", T0, grace=3_600)
+    assert auth.agent_site(hubdb, new, now=at) == "clinic"
+    assert auth.agent_site(hubdb, other_site, now=at) == "school"
+    assert _opens(hubdb, old, at) == old_works
+
+
+def test_rotating_again_does_not_extend_an_earlier_grace(hubdb: HubDB) -> None:
+    old = auth.create_agent(hubdb, "clinic", now=T0)
+    auth.rotate_agent(hubdb, "clinic", T0, grace=60)
+    auth.rotate_agent(hubdb, "clinic", T0 + 30, grace=3_600)
+    assert not _opens(hubdb, old, T0 + 61)
+
+
+def test_revoking_a_site_refuses_all_its_tokens_at_once(hubdb: HubDB) -> None:
+    tokens = [auth.create_agent(hubdb, "clinic", now=T0) for _ in range(2)]
+    tokens.append(auth.rotate_agent(hubdb, "clinic", T0, grace=3_600))
+    assert auth.revoke_site_agents(hubdb, "clinic", T0 + 10) == 3
+    assert [_opens(hubdb, token, T0 + 11) for token in tokens] == [False, False, False]
+    assert auth.revoke_site_agents(hubdb, "clinic", T0 + 20) == 0
+
+
+def _opens(hubdb: HubDB, token: str, at: float) -> bool:
+    try:
+        auth.agent_site(hubdb, token, now=at)
+    except InvalidToken:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("role", auth.ROLES)
 def test_a_user_gets_a_password_and_an_api_token(hubdb: HubDB, role: str) -> None:
     password, token = auth.create_user(hubdb, "ann", role, now=T0)
