@@ -17,10 +17,11 @@ clock going back, crediting nothing. Values received together share one time: ea
 excursion inside a batch is recorded, lasting 0s).
 
 The alarm is meant to be latched: coldchain.md's response is "label DO NOT USE, keep cold, record,
-ask the manufacturer", closed by a person with a disposition (alarms.md, "Latched"). Until the alarm model has dispositions it raises when a trigger
-holds and clears once a fresh reading is back in range and no trigger holds; a cumulative trigger
-holds until enough of its time leaves the window. A disposition should call ``reset``: the exposure
-is forgotten and the alarm inactive, so the next trigger raises again.
+ask the manufacturer", closed by a person with a disposition (alarms.md, "Latched"). Until the
+alarm model has dispositions it raises when a trigger holds and clears once a fresh reading is back
+in range and no trigger holds; a cumulative trigger holds until enough of its time leaves the
+window. A disposition should call ``reset``: the exposure is forgotten and the alarm inactive, so
+the next trigger raises again.
 
 Completed excursions wait in the state (at most ``max_unsaved``; beyond that the oldest are dropped
 and counted in ``dropped``). The writer persists ``completed(state)`` (INSERT OR IGNORE, unique on
