@@ -13,6 +13,7 @@ from rules import (
     denied_burst,
     door_forced,
     door_held,
+    excursion,
     night_flow,
     rate,
     stale,
@@ -32,6 +33,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
     "after_hours_access": after_hours.KIND,
     "night_flow": night_flow.KIND,
     "after_hours_power": after_hours_power.KIND,
+    "excursion": excursion.KIND,
 }
 _BY_STATE = {kind.state: name for name, kind in KINDS.items()}
 

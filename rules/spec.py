@@ -18,6 +18,7 @@ from rules.base import RuleBase, Severity
 from rules.denied_burst import DeniedBurstRule
 from rules.door_forced import DoorForcedRule
 from rules.door_held import DoorHeldRule
+from rules.excursion import ExcursionRule
 from rules.night_flow import NightFlowRule
 from rules.rate import RateRule
 
@@ -28,6 +29,7 @@ __all__ = [
     "DeniedBurstRule",
     "DoorForcedRule",
     "DoorHeldRule",
+    "ExcursionRule",
     "NightFlowRule",
     "RateRule",
     "Rule",
@@ -95,6 +97,7 @@ Rule = Annotated[
     | DeniedBurstRule
     | AfterHoursAccessRule
     | NightFlowRule
-    | AfterHoursPowerRule,
+    | AfterHoursPowerRule
+    | ExcursionRule,
     Field(discriminator="type"),
 ]

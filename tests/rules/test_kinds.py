@@ -35,6 +35,14 @@ EXAMPLES: list[Rule] = TypeAdapter(list[Rule]).validate_python(
             "device": "gate",
             "schedule": {"timezone": "Asia/Shanghai", "weekly": {"mon-fri": "07:00-19:00"}},
         },
+        {
+            "id": "vaccines",
+            "type": "excursion",
+            "device": "f1",
+            "low": 2,
+            "high": 8,
+            "triggers": [{"at_or_below": -0.5, "for": "60m"}],
+        },
         {"id": "leak", "type": "night_flow", "device": "w1", "timezone": "Asia/Shanghai"},
         {
             "id": "lit",
