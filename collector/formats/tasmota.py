@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from collector.config import DeviceConfig
@@ -35,6 +36,7 @@ PROBE = re.compile(
     re.ASCII,
 )
 _AVAILABILITY = {"online": True, "offline": False}
+_EPOCH = datetime(1970, 1, 1)  # naive: wall-clock arithmetic before the zone's offset
 
 
 def subscriptions(device: DeviceConfig) -> list[str]:
@@ -112,8 +114,21 @@ def _local_time(wall: datetime, tz: ZoneInfo, received_at: float) -> float:
     is right unless delivery took over half an hour; a tie goes to the earlier instant, as a
     message arrives after it is sent. Deterministic in (wall, tz, received_at).
     """
-    candidates = {wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1)}
+    naive = (wall - _EPOCH).total_seconds()
+    candidates = {naive - offset for offset in _offsets(tz, wall.replace(second=0, microsecond=0))}
     return min(candidates, key=lambda ts: (abs(ts - received_at), ts))
+
+
+@lru_cache(maxsize=4096)
+def _offsets(tz: ZoneInfo, minute: datetime) -> frozenset[float]:
+    # Zone offsets change only on whole minutes: every device's message of that minute shares
+    # one lookup (a quarter of parsing a SENSOR message was this, uncached).
+    return frozenset(_offset(minute.replace(tzinfo=tz, fold=fold)) for fold in (0, 1))
+
+
+def _offset(aware: datetime) -> float:
+    offset = aware.utcoffset()
+    return 0.0 if offset is None else offset.total_seconds()
 
 
 def _energy(message: Message, energy: dict[object, object], ts: float) -> list[Parsed]:
