@@ -21,6 +21,7 @@ from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
+from rules.escalation import EscalationPolicy
 from rules.kinds import KINDS
 from rules.roster import Roster, roster_problems
 from rules.spec import Rule
@@ -120,6 +121,8 @@ class Post(Strict):
     roster: Roster | None = None
     # Told when the roster has nobody on duty (and, with escalation, when nobody answers).
     supervisor: Member | None = None
+    # Whom to tell when, per severity, while nobody acknowledges (rules.escalation).
+    escalation: EscalationPolicy = EscalationPolicy()
 
     @model_validator(mode="after")
     def _roster_names(self) -> Post:

@@ -142,6 +142,23 @@ def m006_notifications(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_notify_intents(db: sqlite_utils.Database) -> None:
+    # What escalation (agent.notify.escalation) planned, one row per rules.escalation.Intent, in
+    # the transaction that inserts its notifications: rebuilt into ``sent`` after a restart, so a
+    # step planned once is never planned again. ``alarms``: a flood's, as JSON.
+    db.execute(
+        """CREATE TABLE notify_intents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, post TEXT, alarm_id TEXT NOT NULL,
+            activation INTEGER NOT NULL, reason TEXT NOT NULL, run INTEGER NOT NULL,
+            step INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL, alarms TEXT NOT NULL,
+            planned_at REAL NOT NULL, UNIQUE (alarm_id, activation, reason, run, step, who))"""
+    )
+    db.execute("ALTER TABLE notifications ADD COLUMN intent INTEGER")
+    # An alarm's history, read on every pass of the notifier.
+    db.execute("CREATE INDEX alarm_events_alarm ON alarm_events (alarm_id, id)")
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

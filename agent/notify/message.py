@@ -24,6 +24,10 @@ CHANGES = {
     "reraised": ("Alarm again", "再次报警"),
     "cleared": ("Cleared", "已恢复"),
     "acked": ("Acknowledged", "已确认"),
+    # Escalation's reasons (rules.escalation)
+    "escalated": ("Not acknowledged", "未确认"),
+    "reminder": ("Still active", "仍在报警"),
+    "flood": ("Alarm flood", "报警泛滥"),
 }
 SEVERITIES = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
 STATES = {
@@ -43,6 +47,7 @@ LABELS = {
     "time": ("Time", "时间"),
     "post": ("Post", "岗位"),
     "by": ("Acknowledged by", "确认人"),
+    "alarms": ("Alarms", "报警数"),
 }
 
 
@@ -53,7 +58,15 @@ class Message:
     kind: NotifyType
 
 
-def render(alarm: Alarm, change: str, at: float, by: str | None, config: SiteConfig) -> Message:
+def render(
+    alarm: Alarm,
+    change: str,
+    at: float,
+    by: str | None,
+    config: SiteConfig,
+    alarms: tuple[str, ...] = (),
+) -> Message:
+    """``change``: a change kind or an escalation's reason; ``alarms``: a flood's."""
     device = config.device_map().get(alarm.device)
     post = next((p for p in config.posts if p.id == alarm.post), None)
     site = config.site.name or config.site.id
@@ -84,6 +97,7 @@ def render(alarm: Alarm, change: str, at: float, by: str | None, config: SiteCon
         line("time", _time(at, config.site.timezone)),
         line("post", post_name),
         line("by", by if change == "acked" else None),
+        line("alarms", str(len(alarms)) if alarms else None),
     ]
     english, zh = CHANGES.get(change, (change, change))
     what = f"{zh} {english}" if chinese else english

@@ -1,11 +1,14 @@
-"""The delivery thread: plans queued alarm changes into notifications and sends what is due.
+"""The delivery thread: plans what escalation says is due (``agent.notify.escalation``) and
+queued acknowledgements into notifications, and sends what is due.
 
-It never holds up the writer: the writer's callback only wakes it, and it reads and writes the
-store through its own connection, in short transactions of its own (as ``agent import-readings``
-does), never while a send is under way. Sends run in a small pool, each with apprise's deadline,
-so one unreachable mail server does not hold up a Telegram message; to one URL they go one at a
-time, in the order of the changes (``outbox.due``). A failed send is tried again
-with exponential back-off (``agent.notify.retry``) until the give-up time, then marked failed.
+Escalation falls due with time, not only with changes: every pass (at least every ``poll``
+seconds) asks it again. It never holds up the writer: the writer's callback only wakes it, and
+it reads and writes the store through its own connection, in short transactions of its own (as
+``agent import-readings`` does), never while a send is under way. Sends run in a small pool,
+each with apprise's deadline, so one unreachable mail server does not hold up a Telegram
+message; to one URL they go one at a time, in the order of the changes (``outbox.due``). A
+failed send is tried again with exponential back-off (``agent.notify.retry``) until the give-up
+time, then marked failed.
 
 Delivery is at least once: a send that succeeded but whose success was not recorded (the agent
 was killed in between) is sent again after the restart.
@@ -19,18 +22,21 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from agent.config import SiteConfig
-from agent.notify import outbox
-from agent.notify.message import render
-from agent.notify.outbox import Pending, Planned, QueuedChange
-from agent.notify.recipients import Recipient, configured_urls, recipients
+from agent.config import Post, SiteConfig
+from agent.notify import escalation, outbox
+from agent.notify.escalation import Due
+from agent.notify.message import Message, render
+from agent.notify.outbox import Pending, Plan, Planned, QueuedChange
+from agent.notify.recipients import Recipient, addressed, configured_urls, recipients
 from agent.notify.retry import RetryPolicy, next_attempt
 from agent.notify.sender import Outcome, Sender, target
 from rules.alarm import Alarm, AlarmChange
+from rules.escalation import ACTIVATING
 
 __all__ = ["Notifier", "NotifyStats"]
 
@@ -63,6 +69,7 @@ class Notifier:
         sender: Sender | None = None,
         find_recipients: Recipients = recipients,
         rng: random.Random | None = None,
+        poll: float = POLL_S,
     ) -> None:
         settings = config.notify
         self.conn = conn
@@ -71,6 +78,8 @@ class Notifier:
         self.sender = sender or Sender(settings.timeout.total_seconds())
         self.find_recipients = find_recipients
         self.rng = rng or random.Random()
+        self.poll = poll
+        self.zone = ZoneInfo(config.site.timezone)
         self.changes = frozenset(settings.changes)
         self.policy = RetryPolicy(
             settings.retry_after.total_seconds(),
@@ -102,16 +111,17 @@ class Notifier:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def run_once(self) -> float:
-        """Plan what is queued, send what is due; the seconds until the next notification is."""
+        """Plan what is queued and what escalation says is due, send what is due; the seconds
+        until the next pass."""
         while outbox.plan(self.conn, self._plan, self.clock()):
-            pass
+            pass  # each call asks escalation too: a backlog costs a few extra, cheap, passes
         self._deliver()
         now = self.clock()
         if now - self._pruned_at >= PRUNE_EVERY_S:
             outbox.prune(self.conn, now - KEEP_S)
             self._pruned_at = now
         upcoming = outbox.next_due(self.conn)
-        return POLL_S if upcoming is None else max(0.0, min(POLL_S, upcoming - now))
+        return self.poll if upcoming is None else max(0.0, min(self.poll, upcoming - now))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -120,15 +130,49 @@ class Notifier:
                 delay = self.run_once()
             except Exception:  # the store is busy or broken: the next pass tries again
                 log.exception("notifications: pass failed")
-                delay = POLL_S
+                delay = self.poll
             self._wake.wait(delay)
 
-    def _plan(self, change: QueuedChange) -> list[Planned]:
+    def _plan(self, changes: Sequence[QueuedChange]) -> list[Plan]:
+        """Escalation's intents for every post, then the acknowledgements asked for."""
+        now = self.clock()
+        plans = []
+        for post in self.config.posts:
+            queued = [c for c in changes if c.alarm.post == post.id]
+            try:
+                found = escalation.pending(self.conn, post, self.zone, queued, now)
+            except Exception as error:  # kept as failed, visible, like a change that cannot be
+                log.exception("notifications: escalation of post %s failed", post.id)
+                plans += [_failed(c, error) for c in queued if c.kind in ACTIVATING]
+                continue
+            plans += [self._plan_intent(post, due) for due in found]
+        return plans + [self._plan_change(c) for c in changes if c.kind == "acked"]
+
+    def _plan_intent(self, post: Post, due: Due) -> Plan:
+        intent, alarm = due.intent, due.alarm
+        if intent.reason in ("raised", "reraised", "cleared") and intent.reason not in self.changes:
+            return Plan(intent.alarm, intent.reason, intent=intent)  # planned as nothing to send
+        at = intent.at if intent.reason == "cleared" else alarm.changed_at
+        try:
+            message = render(alarm, intent.reason, at, None, self.config, intent.alarms)
+            found = addressed(intent, post, due.first)
+        except Exception as error:
+            return Plan(intent.alarm, intent.reason, intent=intent, error=_error(error))
+        return Plan(intent.alarm, intent.reason, self._planned(found, message), intent)
+
+    def _plan_change(self, change: QueuedChange) -> Plan:
         if change.kind not in self.changes:
-            return []
-        message = render(change.alarm, change.kind, change.at, change.by, self.config)
+            return Plan(change.alarm.id, change.kind)
+        try:
+            message = render(change.alarm, change.kind, change.at, change.by, self.config)
+            found = self.find_recipients(change.alarm, self.config, self.clock())
+        except Exception as error:
+            return _failed(change, error)
+        return Plan(change.alarm.id, change.kind, self._planned(found, message))
+
+    def _planned(self, found: list[Recipient], message: Message) -> list[Planned]:
         planned = []
-        for recipient in self.find_recipients(change.alarm, self.config, self.clock()):
+        for recipient in found:
             shown = target(recipient.url)
             self.urls[shown.fingerprint] = recipient.url
             planned.append(Planned(recipient.name, shown, message))
@@ -192,6 +236,14 @@ class Notifier:
                 attempt,
                 outcome.error,
             )
+
+
+def _error(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _failed(change: QueuedChange, error: Exception) -> Plan:
+    return Plan(change.alarm.id, change.kind, error=_error(error))
 
 
 def _outcome(future: Future[Outcome]) -> Outcome:

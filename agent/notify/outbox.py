@@ -3,7 +3,9 @@
 A trigger on ``alarm_events`` copies every alarm change into ``notify_queue`` in the writer's own
 transaction, so a change that is committed is queued, whatever happens to the process next. The
 notifier empties the queue into ``notifications`` — a row per recipient — and deletes what it
-took in the same transaction: each change is planned once. A row then records its delivery:
+took in the same transaction: each change is planned once. Escalation's intents
+(``notify_intents``, migration ``m007``) are stored in that transaction with the notifications
+that carry them out, so each is planned once, across restarts too. A row then records its delivery:
 attempts, the next attempt, when it was delivered or given up, and the last error (scrubbed of
 secrets). The URL itself is never stored: ``target`` is its fingerprint, ``shown`` its redacted
 form.
@@ -13,17 +15,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from agent.notify.message import Message
 from agent.notify.sender import NotifyType, Outcome, Target
 from rules.alarm import Alarm
+from rules.escalation import Intent
 
 __all__ = [
     "Counts",
     "Pending",
+    "Plan",
     "Planned",
     "Problem",
     "QueuedChange",
@@ -31,6 +35,7 @@ __all__ = [
     "due",
     "next_due",
     "plan",
+    "planned_intents",
     "problems",
     "prune",
     "record",
@@ -50,6 +55,18 @@ class Planned:
     recipient: str
     target: Target
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to store about an alarm ``change`` (a change kind or an escalation's reason): its
+    notifications, the ``intent`` they carry out, or why none could be prepared."""
+
+    alarm_id: str
+    change: str
+    planned: Sequence[Planned] = ()
+    intent: Intent | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,41 +119,88 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 def plan(
     conn: sqlite3.Connection,
-    recipients: Callable[[QueuedChange], list[Planned]],
+    planner: Callable[[Sequence[QueuedChange]], list[Plan]],
     now: float,
     limit: int = 100,
 ) -> int:
-    """Turn up to ``limit`` queued changes into notifications; return how many were taken.
+    """Hand up to ``limit`` queued changes to ``planner`` (called on every pass, with none too:
+    escalation falls due with time), store what it plans and take the changes off the queue in
+    one transaction; return how many were taken.
 
-    A change ``recipients`` fails on is kept as a failed notification, visible in the status,
-    rather than left to fail again on every pass.
+    A plan with an ``intent`` already stored is skipped whole: each intent is planned once.
     """
-    if conn.execute("SELECT 1 FROM notify_queue LIMIT 1").fetchone() is None:
+    rows = conn.execute(
+        "SELECT id, kind, at, by, snapshot FROM notify_queue ORDER BY id LIMIT ?", (limit,)
+    ).fetchall()
+    changes = [QueuedChange(Alarm(**json.loads(s)), kind, at, by) for _, kind, at, by, s in rows]
+    plans = planner(changes)
+    if not rows and not plans:
         return 0  # the usual case: no write lock taken, the writer never waits for this
     with _transaction(conn):
-        rows = conn.execute(
-            "SELECT id, kind, at, by, snapshot FROM notify_queue ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
-        for _, kind, at, by, snapshot in rows:
-            alarm = Alarm(**json.loads(snapshot))
-            try:
-                planned = recipients(QueuedChange(alarm, kind, at, by))
-            except Exception as error:
-                _insert_unplanned(conn, alarm, kind, now, f"{type(error).__name__}: {error}")
-                continue
-            for item in planned:
-                _insert(conn, alarm.id, kind, item, now)
+        for item in plans:
+            _insert_plan(conn, item, now)
         if rows:
             conn.execute("DELETE FROM notify_queue WHERE id <= ?", (rows[-1][0],))
     return len(rows)
 
 
+def _insert_plan(conn: sqlite3.Connection, item: Plan, now: float) -> None:
+    intent = None if item.intent is None else _insert_intent(conn, item.intent, now)
+    if item.intent is not None and intent is None:
+        return
+    if item.error is not None:
+        _insert_unplanned(conn, item.alarm_id, item.change, now, item.error)
+        return
+    for planned in item.planned:
+        _insert(conn, item.alarm_id, item.change, planned, now, intent)
+
+
+def _insert_intent(conn: sqlite3.Connection, intent: Intent, now: float) -> int | None:
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO notify_intents (post, alarm_id, activation, reason, run, step,"
+        " who, at, alarms, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            intent.post,
+            intent.alarm,
+            intent.activation,
+            intent.reason,
+            intent.run,
+            intent.step,
+            intent.who,
+            intent.at,
+            json.dumps(intent.alarms),
+            now,
+        ),
+    )
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+def planned_intents(conn: sqlite3.Connection, alarm_ids: Iterable[str]) -> list[Intent]:
+    """The intents planned about these alarms, as ``rules.escalation.due`` takes them."""
+    ids = list(dict.fromkeys(alarm_ids))
+    marks = ", ".join("?" * len(ids))
+    rows = conn.execute(
+        "SELECT who, reason, at, alarm_id, activation, post, run, step, alarms"
+        f" FROM notify_intents WHERE alarm_id IN ({marks}) ORDER BY id",
+        ids,
+    ).fetchall()
+    return [
+        Intent(who, reason, at, alarm, activation, post, run, step, tuple(json.loads(alarms)))
+        for who, reason, at, alarm, activation, post, run, step, alarms in rows
+    ]
+
+
 def _insert(
-    conn: sqlite3.Connection, alarm_id: str, change: str, item: Planned, now: float
+    conn: sqlite3.Connection,
+    alarm_id: str,
+    change: str,
+    item: Planned,
+    now: float,
+    intent: int | None = None,
 ) -> None:
     conn.execute(
         "INSERT INTO notifications (alarm_id, change, recipient, target, shown, kind, title,"
-        " body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " body, created_at, next_attempt_at, intent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             alarm_id,
             change,
@@ -148,18 +212,19 @@ def _insert(
             item.message.body,
             now,
             now,
+            intent,
         ),
     )
 
 
 def _insert_unplanned(
-    conn: sqlite3.Connection, alarm: Alarm, change: str, now: float, error: str
+    conn: sqlite3.Connection, alarm_id: str, change: str, now: float, error: str
 ) -> None:
     conn.execute(
         "INSERT INTO notifications (alarm_id, change, recipient, target, shown, kind, title,"
         " body, created_at, next_attempt_at, failed_at, last_error)"
         " VALUES (?, ?, '?', '', '', 'info', '', '', ?, ?, ?, ?)",
-        (alarm.id, change, now, now, now, f"could not be prepared: {error}"[:500]),
+        (alarm_id, change, now, now, now, f"could not be prepared: {error}"[:500]),
     )
 
 
@@ -217,10 +282,16 @@ def record(
 
 
 def prune(conn: sqlite3.Connection, before: float) -> int:
-    """Forget notifications delivered or given up before ``before``."""
+    """Forget notifications delivered or given up before ``before``, and the intents of closed
+    alarms planned before then (an open one's are its ``sent``: kept while it is open)."""
     with _transaction(conn):
         cursor = conn.execute(
             "DELETE FROM notifications WHERE COALESCE(delivered_at, failed_at) < ?", (before,)
+        )
+        conn.execute(
+            "DELETE FROM notify_intents WHERE planned_at < ? AND alarm_id NOT IN"
+            " (SELECT id FROM alarms WHERE state != 'normal')",
+            (before,),
         )
     return cursor.rowcount
 

@@ -2,8 +2,11 @@
 
 The members of the alarm's post on duty now (by the post's roster; every member without one)
 who have ``notify`` URLs, and the post's own URLs. When the roster has nobody on duty, the
-post's supervisor, or failing that every member: an alarm is never sent to nobody. Escalation
-over time (rules.escalation) will plan its later steps into the same outbox.
+post's supervisor, or failing that every member: an alarm is never sent to nobody.
+
+Escalation (``rules.escalation``) names people itself: ``addressed`` turns one of its intents
+into that person's URLs, with the post's own for the first message of an activation and of its
+clearing.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from agent.config import Member, Post, SiteConfig
 from rules.alarm import Alarm
+from rules.escalation import SUPERVISOR, Intent
 from rules.roster import on_duty
 
-__all__ = ["Recipient", "configured_urls", "recipients"]
+__all__ = ["Recipient", "addressed", "configured_urls", "recipients"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,26 @@ def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
         for url in member.notify
     ]
     found += [Recipient(f"post {post.id}", url) for url in post.notify]
+    return _once(found)
+
+
+def addressed(intent: Intent, post: Post, with_post: bool) -> list[Recipient]:
+    """Whom ``intent`` names (a member, or the supervisor), then the post's URLs if
+    ``with_post``; each URL once."""
+    if intent.who == SUPERVISOR:
+        person, role = post.supervisor, ", supervisor"
+    else:
+        person, role = next((m for m in post.members if m.name == intent.who), None), ""
+    found = (
+        []
+        if person is None
+        else [Recipient(f"{person.name} ({post.id}{role})", url) for url in person.notify]
+    )
+    found += [Recipient(f"post {post.id}", url) for url in post.notify] if with_post else []
+    return _once(found)
+
+
+def _once(found: list[Recipient]) -> list[Recipient]:
     first: dict[str, Recipient] = {}
     for recipient in found:
         first.setdefault(recipient.url, recipient)

@@ -16,6 +16,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m004_identity_includes_the_value",
         "m005_import_queue",
         "m006_notifications",
+        "m007_notify_intents",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -23,7 +24,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     store.open_store(tmp_path / "a.db", "clinic").close()
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from agent import store
 from agent.notify import outbox
 from agent.notify.message import Message
-from agent.notify.outbox import Planned, QueuedChange
+from agent.notify.outbox import Plan, Planned, QueuedChange
 from agent.notify.sender import Outcome, target
 from tests.agent.test_writer import T0, start_writer, temp
 
@@ -26,7 +27,11 @@ def raise_alarm(db: Path) -> None:
     writer.conn.close()
 
 
-def two_recipients(change: QueuedChange) -> list[Planned]:
+def two_recipients(changes: Sequence[QueuedChange]) -> list[Plan]:
+    return [Plan(c.alarm.id, c.kind, _two(c)) for c in changes]
+
+
+def _two(change: QueuedChange) -> list[Planned]:
     message = Message(f"{change.kind} {change.alarm.rule}", "body", "failure")
     return [
         Planned("Li (cold-store)", target(HOOK), message),
@@ -67,8 +72,8 @@ def test_no_url_and_no_secret_is_stored(conn: sqlite3.Connection) -> None:
 
 
 def test_a_change_that_cannot_be_planned_is_kept_as_failed(conn: sqlite3.Connection) -> None:
-    def broken(change: QueuedChange) -> list[Planned]:
-        raise KeyError("post")
+    def broken(changes: Sequence[QueuedChange]) -> list[Plan]:
+        return [Plan(c.alarm.id, c.kind, error="KeyError: 'post'") for c in changes]
 
     assert outbox.plan(conn, broken, T0) == 1
     assert outbox.counts(conn) == outbox.Counts(failed=1)
@@ -94,8 +99,9 @@ def test_outcomes_move_notifications_along(conn: sqlite3.Connection) -> None:
 
 
 def test_one_url_gets_its_notifications_one_at_a_time_in_order(conn: sqlite3.Connection) -> None:
-    def twice(change: QueuedChange) -> list[Planned]:
-        return [Planned("Li", target(HOOK), Message(f"#{i}", "", "info")) for i in (1, 2)]
+    def twice(changes: Sequence[QueuedChange]) -> list[Plan]:
+        planned = [Planned("Li", target(HOOK), Message(f"#{i}", "", "info")) for i in (1, 2)]
+        return [Plan(c.alarm.id, c.kind, planned) for c in changes]
 
     outbox.plan(conn, twice, T0)
     [first] = outbox.due(conn, T0)
