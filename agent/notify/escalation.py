@@ -25,6 +25,7 @@ from datetime import tzinfo
 
 from agent.config import Post
 from agent.notify.outbox import QueuedChange, planned_intents
+from agent.notify.recipients import POST_ITSELF
 from rules.alarm import Alarm, AlarmChange
 from rules.escalation import ACTIVATING, Intent, due
 
@@ -74,6 +75,10 @@ def _due(
 ) -> list[Intent]:
     members = [m.name for m in post.members]
     supervised = post.supervisor is not None
+    if not members and not supervised:
+        # A post that is only a group channel (a DingTalk or WeCom group): the post itself is
+        # the one on duty, or nobody would ever hear of its alarms.
+        members = [POST_ITSELF]
     return due(
         histories, post.escalation, post.roster, members, tz, sent, now, supervisor=supervised
     )

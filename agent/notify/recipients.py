@@ -19,13 +19,17 @@ from rules.alarm import Alarm
 from rules.escalation import SUPERVISOR, Intent
 from rules.roster import on_duty
 
-__all__ = ["Recipient", "addressed", "configured_urls", "recipients"]
+__all__ = ["POST_ITSELF", "Recipient", "addressed", "configured_urls", "recipients"]
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
     name: str  # who, as the status command shows it: "Li (cold-store)", "post cold-store"
     url: str = field(repr=False)  # an apprise URL, with its secrets: never logged or stored
+
+
+# The name escalation gives a post without members or supervisor: its own URLs are on duty.
+POST_ITSELF = "(the post)"
 
 
 def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
@@ -45,6 +49,8 @@ def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
 def addressed(intent: Intent, post: Post, with_post: bool) -> list[Recipient]:
     """Whom ``intent`` names (a member, or the supervisor), then the post's URLs if
     ``with_post``; each URL once."""
+    if intent.who == POST_ITSELF:
+        return _once([Recipient(f"post {post.id}", url) for url in post.notify])
     if intent.who == SUPERVISOR:
         person, role = post.supervisor, ", supervisor"
     else:

@@ -157,3 +157,26 @@ def test_an_alarm_cleared_before_its_delay_is_never_sent(tmp_path: Path, webhook
 def rows(config: SiteConfig, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(config.storage.path, timeout=30) as conn:
         return conn.execute(sql).fetchall()
+
+
+def test_a_post_that_is_only_a_group_channel_hears_its_alarms(
+    tmp_path: Path, webhook: Webhook
+) -> None:
+    db = tmp_path / "agent.db"
+    document = yaml.safe_load(
+        notify_site(db, "mqtt://127.0.0.1:1", member=[], post=[webhook.url("/group")])
+    )
+    document["posts"][0]["members"] = []
+    config, _ = parse_site(yaml.safe_dump(document, allow_unicode=True), env={})
+    running = start_writer(db, config=config)
+    raise_alarm(running)
+    running.stop()
+    running.conn.close()
+
+    passes(config, Clock(), T0 + 1, T0 + 60 * MINUTE)
+
+    # With nobody else to turn to, escalation comes back to the group.
+    assert titles(webhook, "/group") == [
+        "[HIGH 高] 报警 Alarm",
+        "[HIGH 高] 未确认 Not acknowledged",
+    ]
