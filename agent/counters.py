@@ -39,6 +39,12 @@ class CounterGuard:
         self._state.clear()
         self._suspect.clear()
 
+    def forget_meter(self, device: str, metric: str) -> None:
+        """Readings of this meter were stored behind our back (``import-readings``): count on
+        from whatever is now the latest in the store."""
+        self._state.pop((device, metric), None)
+        self._suspect.pop((device, metric), None)
+
     def judge(self, reading: Reading) -> Rejection | MeterEvent | None:
         """None: store it, nothing to note. MeterEvent: store it and record the event.
         Rejection: quarantine it."""

@@ -310,6 +310,8 @@ class Writer:
         hold back the tick) every second from now on."""
         changes: list[AlarmChange] = []
         for series in manual.take_queued(self.conn):
+            if self.guard is not None:
+                self.guard.forget_meter(series.device, series.metric)
             before = dict(self.engine.states), dict(self.engine.alarms)
             try:
                 changes += self.engine.on_series(

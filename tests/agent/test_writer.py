@@ -9,6 +9,7 @@ import pytest
 
 from agent import store
 from agent.config import SiteConfig, parse_site
+from agent.counters import CounterGuard
 from agent.manual import import_csv
 from agent.writer import SyncAcked, Tick, Writer
 from collector.models import AccessEvent, Reading, Rejection
@@ -384,3 +385,27 @@ def test_a_door_opening_without_a_grant_is_forced(db: Path) -> None:
     assert writer.flush()
     writer.stop()
     assert rows(db, "SELECT rule, raised_at FROM alarms") == [("door-forced", T0 + 60)]
+
+
+def test_a_live_meter_counts_on_from_a_replacement_entered_by_hand(db: Path) -> None:
+    config = hand_read_site(db)
+    conn = store.open_store(db, config.site.id)
+    engine = Engine.restore(list(config.rules), T0, {}, [])
+    guard = CounterGuard(conn, config.device_map())
+    writer = Writer(conn, engine, commit_interval=0.01, guard=guard)
+    writer.start()
+    writer.submit(Reading("water-2", "water", T0, 100.0, T0))
+    assert writer.flush()
+    conn_import = store.open_store(db, "clinic")
+    text = "device,time,value,metric,replacement\n" + row("water-2", T0 + 3_600, 5.0, "water")
+    report = import_csv(conn_import, config, text.rstrip("\n") + ",yes\n", T0 + 3_700)
+    conn_import.close()
+    writer.submit(Tick(T0 + 3_800))  # the import reaches the writer
+    writer.submit(Reading("water-2", "water", T0 + 7_200, 6.0, T0 + 7_200))
+    assert writer.flush()
+    writer.stop()
+    assert report.rejected == []
+    # Counting goes on from the new meter's 5, not the old meter's 100: no spurious reset.
+    assert rows(db, "SELECT kind, value, previous FROM meter_events") == [
+        ("replacement", 5.0, 100.0)
+    ]
