@@ -104,7 +104,7 @@ def store_all(cfg: SiteConfig, data: list[Reading], rate: int) -> tuple[float, i
 
 def engine_alone(cfg: SiteConfig, data: list[Reading]) -> tuple[float, int]:
     engine = Engine(list(cfg.rules), T0)
-    evaluations = sum(len(engine._rules_for(r.device, r.metric)) for r in data)
+    evaluations = sum(len(engine._series_for(r.device, r.metric)) for r in data)
     started = time.perf_counter()
     for reading in data:
         engine.on_reading(reading)

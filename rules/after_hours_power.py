@@ -36,7 +36,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field, field_validator, model_validator
 
 from collector.duration import Duration, format_duration
-from rules.base import Kind, Outcome, RuleBase, flip
+from rules.base import DEFAULT_DEADBAND_SHARE, Kind, Outcome, RuleBase, flip
 from rules.schedule import Schedule
 
 __all__ = [
@@ -57,7 +57,6 @@ _HALF_HOUR = 1800.0
 _LOWEST = 8  # half-hours in a day's statistical baseload (Energy Sparks)
 _MIN_HALVES = 24  # half-hours known in a day for it to give a baseline
 _POINTS = 30  # the window is kept as one point per 1/30 of it
-_DEADBAND_SHARE = 0.02  # as rules.spec gives thresholds (alarms.md)
 _JITTER_KWH = 0.01  # an energy meter's usual last digit
 _MAX_W = 1e12  # a half-hour mean beyond a terawatt
 # Instants a calendar holds on every platform (after 1970, before the year 5000).
@@ -298,7 +297,7 @@ def _verdict(
     if mean is None or top is None:
         return state.active, mean  # nothing to judge by: as it stands
     if state.active:
-        return mean > top - abs(top) * _DEADBAND_SHARE, mean
+        return mean > top - abs(top) * DEFAULT_DEADBAND_SHARE, mean
     return mean > top, mean
 
 

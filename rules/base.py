@@ -19,6 +19,9 @@ from collector.duration import Duration
 from collector.models import AccessEvent
 
 Severity = Literal["low", "medium", "high", "critical"]
+# A deadband of about 2% of a limit when none is given, so a value hovering at it does not
+# chatter (alarms.md): thresholds, rates and after-hours power all clear by it.
+DEFAULT_DEADBAND_SHARE = 0.02
 
 
 class RuleBase(Strict):

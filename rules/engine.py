@@ -38,7 +38,6 @@ class Engine:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
-    _by_series: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
     _by_reader: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     _series_fns: dict[tuple[str, str], tuple[tuple[Rule, SeriesFn], ...]] = field(
         default_factory=dict
@@ -139,23 +138,12 @@ class Engine:
         if found is None:
             found = tuple(
                 (rule, fn)
-                for rule in self._rules_for(device, metric)
-                if (fn := kind_of(rule).series) is not None
+                for rule in self._by_device.get(device, ())
+                if any(d == device and m in (None, metric) for d, m in rule.reads())
+                and (fn := kind_of(rule).series) is not None
             )
             self._series_fns[key] = found
         return found
-
-    def _rules_for(self, device: str, metric: str) -> tuple[Rule, ...]:
-        key = (device, metric)
-        rules = self._by_series.get(key)
-        if rules is None:
-            rules = tuple(
-                rule
-                for rule in self._by_device.get(device, ())
-                if any(d == device and m in (None, metric) for d, m in rule.reads())
-            )
-            self._by_series[key] = rules
-        return rules
 
     def acknowledge(
         self, alarm_id: str, by: str, at: float, activation: int | None = None

@@ -22,12 +22,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from collector.duration import Duration
-from rules.base import Kind, Outcome, RuleBase, flip
+from rules.base import DEFAULT_DEADBAND_SHARE, Kind, Outcome, RuleBase, flip
 
 __all__ = ["KIND", "RateRule", "RateState", "breached", "evaluate", "recovered"]
-# A share of the limit, as rules.spec gives thresholds (alarms.md), so a rate hovering at it does
-# not chatter. Not imported from there: rules.spec imports this module for its Rule union.
-_DEADBAND_SHARE = 0.02
 
 
 class RateRule(RuleBase):
@@ -49,7 +46,7 @@ class RateRule(RuleBase):
         return self
 
     def band(self, limit: float) -> float:
-        return limit * _DEADBAND_SHARE if self.deadband is None else self.deadband
+        return limit * DEFAULT_DEADBAND_SHARE if self.deadband is None else self.deadband
 
     def describe(self) -> str:
         limits = [

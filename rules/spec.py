@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from collector.duration import Duration, format_duration
 from rules.after_hours import AfterHoursAccessRule
 from rules.after_hours_power import AfterHoursPowerRule
-from rules.base import RuleBase, Severity
+from rules.base import DEFAULT_DEADBAND_SHARE, RuleBase, Severity
 from rules.denied_burst import DeniedBurstRule
 from rules.door_forced import DoorForcedRule
 from rules.door_held import DoorHeldRule
@@ -38,7 +38,6 @@ __all__ = [
     "StaleRule",
     "ThresholdRule",
 ]
-DEFAULT_DEADBAND_SHARE = 0.02
 
 
 class ThresholdRule(RuleBase):
