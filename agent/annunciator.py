@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from collector.native import alarm_topic
+from collector.timestamps import iso
 from rules.alarm import Alarm, AlarmChange
 
 __all__ = ["Annunciator", "alarm_payload"]
@@ -27,7 +27,7 @@ Publish = Callable[[str, bytes, bool], None]
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+    return None if ts is None else iso(ts)
 
 
 def alarm_payload(alarm: Alarm, change: str | None = None) -> bytes:

@@ -10,14 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from collector.models import METRICS
+from collector.timestamps import iso
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def iso(ts: float) -> str:
-    """``2026-11-23T08:00:00.123Z``: the one time format of the JSON API."""
-    moment = datetime.fromtimestamp(ts, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def when(ts: float | None, timezone: str | None = None) -> str:

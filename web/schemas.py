@@ -1,4 +1,4 @@
-"""The JSON shapes of the read API; every time is rendered ISO 8601 UTC by ``render.iso``."""
+"""The JSON shapes of the read API; every time is ISO 8601 UTC by ``collector.timestamps.iso``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from collector.timestamps import iso
 from sync.hub.alarms import HubAlarm
 from sync.hub.reports.kpi import SEVERITIES
-from web.render import iso
 
 Timestamp = Annotated[float, PlainSerializer(iso, return_type=str)]
 

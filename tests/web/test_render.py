@@ -6,18 +6,6 @@ T0 = 1_795_000_000.0
 
 
 @pytest.mark.parametrize(
-    ("ts", "text"),
-    [
-        (T0, "2026-11-18T11:06:40.000Z"),
-        (T0 + 0.1234, "2026-11-18T11:06:40.123Z"),
-        (0.0, "1970-01-01T00:00:00.000Z"),
-    ],
-)
-def test_iso_is_utc_with_milliseconds(ts: float, text: str) -> None:
-    assert render.iso(ts) == text
-
-
-@pytest.mark.parametrize(
     ("ts", "zone", "text"),
     [
         (T0, None, "2026-11-18 11:06:40 UTC"),
