@@ -2,7 +2,8 @@
 
 Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
 the things people act on arrive before the bulk. Meter events (resets, rollovers, gaps, jitter of
-cumulative meters) travel as a stream of their own, like the others.
+cumulative meters) travel as a stream of their own, like the others, and so does the operator
+action log (``agent.actions``), whichever end each action was taken at.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from agent import store
 from collector.config import DeviceConfig
 from sync.protocol import (
+    ACTION_KINDS,
     STREAMS,
     AccessRecord,
     AlarmEventRecord,
@@ -21,6 +23,7 @@ from sync.protocol import (
     Chunk,
     DeviceInfo,
     MeterEventRecord,
+    OperatorActionRecord,
     ReadingRecord,
     SyncBatch,
 )
@@ -30,6 +33,7 @@ TABLES = {
     "access_events": "access_events",
     "alarm_events": "alarm_events",
     "meter_events": "meter_events",
+    "actions": "actions",
 }
 
 
@@ -49,6 +53,7 @@ def build_batch(
     access = _access(conn, cursors.get("access_events", 0), limit)
     readings = _readings(conn, cursors.get("readings", 0), limit)
     meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
+    actions = _actions(conn, cursors.get("actions", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return SyncBatch(
@@ -62,7 +67,9 @@ def build_batch(
         access_events=access,
         alarm_events=alarm_events,
         meter_events=meter_events,
+        actions=actions,
         applied_actions=reported,
+        action_kinds=list(ACTION_KINDS),
         quarantined=quarantined,
     )
 
@@ -162,3 +169,16 @@ def _alarm_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[Ala
         for r in rows
     ]
     return Chunk[AlarmEventRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _actions(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[OperatorActionRecord]:
+    rows = conn.execute(
+        "SELECT id, uid, kind, rule, alarm_id, by, at, note, until, activation FROM actions"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    fields = ("seq", "uid", "kind", "rule", "alarm_id", "by", "at", "note", "until", "activation")
+    items = [OperatorActionRecord(**dict(zip(fields, r, strict=True))) for r in rows]
+    return Chunk[OperatorActionRecord](
+        after=after, through=rows[-1][0] if rows else after, items=items
+    )

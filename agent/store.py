@@ -159,6 +159,25 @@ def m007_notify_intents(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX alarm_events_alarm ON alarm_events (alarm_id, id)")
 
 
+@migrations()
+def m008_operator_actions(db: sqlite_utils.Database) -> None:
+    # Latched alarms and their dispositions (rules.alarm), and the operator action log
+    # (rules.actions): ``uid`` is the action's id at both ends, ``id`` its sync sequence here.
+    # ``applied_at`` NULL: taken by `agent` CLI commands (another process) and not yet applied by
+    # the writer, which owns the alarms.
+    for column in ("latched INTEGER NOT NULL DEFAULT 0", "closed_at REAL", "closed_by TEXT"):
+        db.execute(f"ALTER TABLE alarms ADD COLUMN {column}")
+    db.execute("ALTER TABLE alarms ADD COLUMN disposition TEXT")
+    db.execute(
+        """CREATE TABLE actions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+            rule TEXT NOT NULL, alarm_id TEXT, by TEXT NOT NULL, at REAL NOT NULL, note TEXT,
+            until REAL, activation INTEGER, origin TEXT NOT NULL, applied_at REAL, error TEXT)"""
+    )
+    db.execute("CREATE INDEX actions_rule ON actions (rule, at)")
+    db.execute("CREATE INDEX actions_pending ON actions (id) WHERE applied_at IS NULL")
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 
@@ -193,6 +212,7 @@ def open_store(path: Path, site: str) -> sqlite3.Connection:
 def alarm_row(alarm: Alarm) -> dict[str, Any]:
     row = asdict(alarm)
     row["active"] = int(alarm.active)
+    row["latched"] = int(alarm.latched)
     row["state"] = alarm.state
     return row
 
@@ -201,6 +221,7 @@ def alarm_from_row(row: sqlite3.Row | dict[str, Any]) -> Alarm:
     data = dict(row)
     data.pop("state", None)
     data["active"] = bool(data["active"])
+    data["latched"] = bool(data.get("latched", False))
     return Alarm(**data)
 
 
@@ -225,7 +246,7 @@ def dump_alarm(alarm: Alarm) -> str:
     return json.dumps(asdict(alarm))
 
 
-SYNCED_TABLES = ("readings", "access_events", "alarm_events", "meter_events")
+SYNCED_TABLES = ("readings", "access_events", "alarm_events", "meter_events", "actions")
 
 
 def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:

@@ -17,12 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agent import manual, store
+from agent import actions, manual, store
+from agent.actions import from_hub
 from agent.counters import CounterGuard, MeterEvent
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
+from rules.actions import InvalidAction, check
 from rules.alarm import AlarmChange
-from rules.engine import Engine, UnknownAlarm
+from rules.engine import Engine
 from rules.kinds import dump_state
 from sync.protocol import ActionRecord
 
@@ -297,7 +299,9 @@ class Writer:
             self._insert_rejection(item)
         elif isinstance(item, Tick):
             # Imports first: a reading imported by hand answers a stale rule before it fires.
-            return self._evaluate_imports(item.now) + self.engine.on_tick(item.now)
+            changes = self._evaluate_imports(item.now) + self.engine.on_tick(item.now)
+            actions.designed(self.conn, self.engine.rules, item.now)
+            return changes + actions.apply_pending(self.conn, self.engine, item.now)
         elif isinstance(item, Availability):
             return self.engine.on_availability(item.device, item.online, item.received_at)
         elif isinstance(item, SyncAcked):
@@ -389,25 +393,35 @@ class Writer:
             "UPDATE hub_actions SET reported = 1 WHERE id = ?", [(i,) for i in acked.reported]
         )
         changes = []
-        for action in acked.actions:
+        for record in acked.actions:
             known = self.conn.execute(
-                "SELECT 1 FROM hub_actions WHERE id = ?", (action.id,)
+                "SELECT 1 FROM hub_actions WHERE id = ?", (record.id,)
             ).fetchone()
             if known:
                 continue
-            try:
-                change = self.engine.acknowledge(
-                    action.alarm_id, action.by, action.at, action.activation
-                )
-                changes += [change] if change else []
-            except UnknownAlarm:
-                # Already closed here (or never ours): nothing to apply, but say it was seen.
-                log.info("hub ack for alarm %s that is not open here", action.alarm_id)
+            changes += self._apply_hub_action(record, acked.at)
             self.conn.execute(
                 "INSERT INTO hub_actions (id, alarm_id, action, applied_at) VALUES (?, ?, ?, ?)",
-                (action.id, action.alarm_id, action.action, acked.at),
+                (record.id, record.alarm_id or "", record.action, acked.at),
             )
         return changes
+
+    def _apply_hub_action(self, record: ActionRecord, at: float) -> list[AlarmChange]:
+        """Keep an action taken at the hub and apply it; one that cannot be applied is still
+        reported as seen, so the hub stops sending it."""
+        try:
+            action = from_hub(record, self.engine.alarms)
+            check(action)
+        except InvalidAction as refused:
+            log.warning("hub action %s refused: %s", record.id, refused)
+            return []
+        if not actions.receive(self.conn, action, "hub", at):
+            return []
+        change, error = actions.apply(self.engine, action)
+        if error:
+            log.info("hub %s of alarm %s: %s", action.kind, action.alarm_id, error)
+            self.conn.execute("UPDATE actions SET error = ? WHERE uid = ?", (error, action.id))
+        return [change] if change else []
 
     def _save_states(self) -> None:
         dirty = [

@@ -8,6 +8,11 @@ operator's acknowledgement, which may happen at either end).
     active, acked      -> acknowledged
     clear, not acked   -> cleared_unacknowledged
     clear, acked       -> normal (closed)
+
+A *latched* alarm (cold-chain excursions: alarms.md, "Latched") does not close by itself: once
+its condition clears it stays ``latched`` until a person closes it with a disposition (what was
+found and done), which acknowledges it too. A disposition, like an acknowledgement, belongs to one
+activation and merges the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-AlarmState = Literal["unacknowledged", "acknowledged", "cleared_unacknowledged", "normal"]
-ChangeKind = Literal["raised", "acked", "cleared", "reraised"]
+AlarmState = Literal[
+    "unacknowledged", "acknowledged", "cleared_unacknowledged", "latched", "normal"
+]
+ChangeKind = Literal["raised", "acked", "cleared", "reraised", "closed"]
 OPEN_STATES: frozenset[str] = frozenset(
-    {"unacknowledged", "acknowledged", "cleared_unacknowledged"}
+    {"unacknowledged", "acknowledged", "cleared_unacknowledged", "latched"}
 )
+
+
+class NotClosable(ValueError):
+    """A disposition for an alarm that cannot take one: not latched, or its condition is still
+    active (ISA-18.2: a latched alarm is reset only after it returned to normal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +52,17 @@ class Alarm:
     acked_at: float | None = None
     acked_by: str | None = None
     cleared_at: float | None = None
+    latched: bool = False
+    closed_at: float | None = None
+    closed_by: str | None = None
+    disposition: str | None = None
 
     @property
     def state(self) -> AlarmState:
         if self.active:
             return "unacknowledged" if self.acked_at is None else "acknowledged"
+        if self.latched and self.closed_at is None:
+            return "latched"
         return "cleared_unacknowledged" if self.acked_at is None else "normal"
 
     @property
@@ -64,6 +82,18 @@ def acknowledge(alarm: Alarm, by: str, at: float) -> Alarm:
     if alarm.acked_at is not None:
         return alarm
     return replace(alarm, acked_at=at, acked_by=by)
+
+
+def close(alarm: Alarm, by: str, at: float, disposition: str) -> Alarm:
+    """Close a latched alarm whose condition has cleared, with what was found and done."""
+    if not alarm.latched:
+        raise NotClosable(f"alarm {alarm.id} is not latched: acknowledge it instead")
+    if alarm.active:
+        raise NotClosable(f"alarm {alarm.id} is still active: close it once it has cleared")
+    if alarm.closed_at is not None:
+        return alarm
+    acked = acknowledge(alarm, by, at)
+    return replace(acked, closed_at=at, closed_by=by, disposition=disposition)
 
 
 def clear(alarm: Alarm, at: float, value: float | None = None) -> Alarm:
@@ -100,16 +130,21 @@ def merge(ours: Alarm, theirs: Alarm) -> Alarm:
     """Combine two copies of one alarm: the result does not depend on the order of arrival.
 
     The condition comes from whichever copy saw the later change; the earliest acknowledgement
-    of that activation wins. An acknowledgement of an earlier activation does not carry over: a
-    person who acknowledged an excursion that had ended has not seen the one that followed.
+    of that activation wins, and so does the earliest disposition. Neither carries over from an
+    earlier activation: a person who acknowledged an excursion that had ended has not seen the
+    one that followed.
     """
     newer = max(ours, theirs, key=lambda a: (a.activations, a.changed_at, not a.active))
-    acks = [
-        a for a in (ours, theirs) if a.acked_at is not None and a.activations == newer.activations
-    ]
-    first = min(acks, key=lambda a: (a.acked_at or 0.0, a.acked_by or "")) if acks else None
+    both = [a for a in (ours, theirs) if a.activations == newer.activations]
+    acks = [a for a in both if a.acked_at is not None]
+    ack = min(acks, key=lambda a: (a.acked_at or 0.0, a.acked_by or "")) if acks else None
+    closes = [a for a in both if a.closed_at is not None and not newer.active]
+    shut = min(closes, key=lambda a: (a.closed_at or 0.0, a.closed_by or "")) if closes else None
     return replace(
         newer,
-        acked_at=first.acked_at if first else None,
-        acked_by=first.acked_by if first else None,
+        acked_at=ack.acked_at if ack else None,
+        acked_by=ack.acked_by if ack else None,
+        closed_at=shut.closed_at if shut else None,
+        closed_by=shut.closed_by if shut else None,
+        disposition=shut.disposition if shut else None,
     )

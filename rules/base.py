@@ -17,6 +17,7 @@ from pydantic import Field
 from collector.config import ID_PATTERN, Strict
 from collector.duration import Duration
 from collector.models import AccessEvent
+from rules.schedule import Schedule
 
 Severity = Literal["low", "medium", "high", "critical"]
 # A deadband of about 2% of a limit when none is given, so a value hovering at it does not
@@ -36,6 +37,11 @@ class RuleBase(Strict):
     # ISA-18.2 re-alarm time: an acknowledged alarm still active this long after its
     # acknowledgement becomes unacknowledged again, so it is not forgotten.
     realarm: Duration | None = Field(default=None, alias="realarm_after")
+    # ISA-18.2 latching: once cleared, the alarm stays open until closed with a disposition.
+    latch: bool = False
+    # Suppressed by design (defrost, cleaning, maintenance): still evaluated and recorded, not
+    # announced while the schedule is open (alarms.md).
+    suppress: Schedule | None = None
 
     def reads(self) -> list[tuple[str, str | None]]:
         """The (device, metric) series the rule reads; metric None: every metric of the device."""

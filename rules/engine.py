@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.models import AccessEvent, Reading
-from rules.alarm import Alarm, AlarmChange, acknowledge, clear, realarm, reraise
+from rules.alarm import Alarm, AlarmChange, acknowledge, clear, close, realarm, reraise
 from rules.base import Transition
 from rules.kinds import fits, kind_of
 from rules.spec import Rule
@@ -150,15 +150,33 @@ class Engine:
     ) -> AlarmChange | None:
         """Acknowledge an open alarm; None when it already was, or when the acknowledgement
         was given for an earlier activation (see ``rules.alarm.merge``)."""
+        rule_id, alarm = self._open(alarm_id)
+        if activation is not None and activation != alarm.activations:
+            return None
+        acked = acknowledge(alarm, by, at)
+        if acked is alarm:
+            return None
+        self._keep(rule_id, acked)
+        return AlarmChange(acked, "acked", at, by)
+
+    def close(
+        self, alarm_id: str, by: str, at: float, disposition: str, activation: int | None = None
+    ) -> AlarmChange | None:
+        """Close a latched alarm that has cleared, with a disposition; None when it already was
+        or the disposition was for an earlier activation. Raises ``NotClosable`` otherwise."""
+        rule_id, alarm = self._open(alarm_id)
+        if activation is not None and activation != alarm.activations:
+            return None
+        closed = close(alarm, by, at, disposition)
+        if closed is alarm:
+            return None
+        self._keep(rule_id, closed)
+        return AlarmChange(closed, "closed", at, by)
+
+    def _open(self, alarm_id: str) -> tuple[str, Alarm]:
         for rule_id, alarm in self.alarms.items():
             if alarm.id == alarm_id:
-                if activation is not None and activation != alarm.activations:
-                    return None
-                acked = acknowledge(alarm, by, at)
-                if acked is alarm:
-                    return None
-                self._keep(rule_id, acked)
-                return AlarmChange(acked, "acked", at, by)
+                return rule_id, alarm
         raise UnknownAlarm(alarm_id)
 
     def _settle(
@@ -204,4 +222,5 @@ def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:
         raised_at=at,
         changed_at=at,
         value=value,
+        latched=rule.latch,
     )

@@ -20,6 +20,7 @@ YAML (``mon-fri`` spans days; a day not named is closed; a holiday is closed unl
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
@@ -165,6 +166,19 @@ class Schedule(OpeningHours):
 
     def is_open(self, at: float) -> bool:
         return is_open(self, self.zone, at)
+
+    def open_until(self, at: float, horizon: float = 8 * 86400.0) -> float | None:
+        """When the hours open at ``at`` next close (to the minute); None when they are closed
+        at ``at``, or still open ``horizon`` seconds later (then that instant is the end)."""
+        if not self.is_open(at):
+            return None
+        # Ranges are whole minutes, so the first closed minute boundary is the end.
+        step = math.floor(at / 60.0) * 60.0 + 60.0
+        while step < at + horizon:
+            if not self.is_open(step):
+                return step
+            step += 60.0
+        return at + horizon
 
 
 def expand_days(key: object) -> list[str]:

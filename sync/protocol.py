@@ -19,8 +19,20 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events")
-Stream = Literal["readings", "access_events", "alarm_events", "meter_events"]
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "actions")
+Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "actions"]
+# The action kinds an agent of this version applies; an older agent does not say, and gets acks.
+ACTION_KINDS = (
+    "ack",
+    "close",
+    "note",
+    "shelve",
+    "unshelve",
+    "suppress",
+    "unsuppress",
+    "disable",
+    "enable",
+)
 
 
 class Wire(BaseModel):
@@ -73,11 +85,15 @@ class AlarmRecord(Wire):
     acked_at: float | None = None
     acked_by: str | None = None
     cleared_at: float | None = None
+    latched: bool = False
+    closed_at: float | None = None
+    closed_by: str | None = None
+    disposition: str | None = None
 
 
 class AlarmEventRecord(Wire):
     seq: int
-    kind: Literal["raised", "acked", "cleared", "reraised"]
+    kind: Literal["raised", "acked", "cleared", "reraised", "closed"]
     at: float
     by: str | None = None
     alarm: AlarmRecord
@@ -97,7 +113,26 @@ class MeterEventRecord(Wire):
     previous: float | None = None
 
 
-T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
+class OperatorActionRecord(Wire):
+    """An operator's action (``rules.actions.Action``) from the agent's log: taken on site, or
+    learnt from the hub and sent back, which the hub recognises by ``uid``."""
+
+    seq: int
+    uid: str = Field(min_length=1, max_length=100)
+    # Free text: see MeterEventRecord.kind. A hub keeps a kind it does not know, unapplied.
+    kind: str = Field(min_length=1, max_length=20)
+    rule: str
+    alarm_id: str | None = None
+    by: str
+    at: float
+    note: str | None = None
+    until: float | None = None
+    activation: int | None = None
+
+
+T = TypeVar(
+    "T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, OperatorActionRecord
+)
 
 
 class Chunk(Wire, Generic[T]):
@@ -107,7 +142,11 @@ class Chunk(Wire, Generic[T]):
 
 
 AnyChunk = (
-    Chunk[ReadingRecord] | Chunk[AccessRecord] | Chunk[AlarmEventRecord] | Chunk[MeterEventRecord]
+    Chunk[ReadingRecord]
+    | Chunk[AccessRecord]
+    | Chunk[AlarmEventRecord]
+    | Chunk[MeterEventRecord]
+    | Chunk[OperatorActionRecord]
 )
 
 
@@ -123,7 +162,10 @@ class SyncBatch(Wire):
     access_events: Chunk[AccessRecord] | None = None
     alarm_events: Chunk[AlarmEventRecord] | None = None
     meter_events: Chunk[MeterEventRecord] | None = None
+    actions: Chunk[OperatorActionRecord] | None = None
     applied_actions: list[int] = []
+    # The action kinds this agent applies; None (an older agent): acknowledgements only.
+    action_kinds: list[str] | None = None
     quarantined: int = 0
 
     def chunks(self) -> dict[str, AnyChunk | None]:
@@ -133,20 +175,27 @@ class SyncBatch(Wire):
             "access_events": self.access_events,
             "alarm_events": self.alarm_events,
             "meter_events": self.meter_events,
+            "actions": self.actions,
         }
 
 
 class ActionRecord(Wire):
-    """An operator's action taken at the hub, on its way down to the agent."""
+    """An operator's action taken at the hub, on its way down to the agent. ``id`` is the hub's
+    delivery number (the agent reports it applied); ``uid`` the action's id at both ends (an
+    older hub sends none: the agent makes one from ``id``)."""
 
     id: int
-    alarm_id: str
-    action: Literal["ack"]
+    alarm_id: str | None = None
+    # Only kinds the agent listed in ``action_kinds`` are sent to it.
+    action: str
     by: str
     at: float
     note: str | None = None
     # The activation the person saw; an ack does not carry over to a later one.
     activation: int | None = None
+    uid: str | None = None
+    rule: str | None = None
+    until: float | None = None
 
 
 class SyncAck(Wire):

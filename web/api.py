@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from collector.manual import ImportReport
+from sync.hub import actions as hub_actions
 from sync.hub import alarms, manual, query, reports
 from sync.hub.errors import InvalidBatch
 from sync.hub.ingest import apply_batch
@@ -99,7 +100,7 @@ def get_alarm(alarm_id: str, _user: ApiUser, hubdb: Hub) -> AlarmOut:
 @router.post("/alarms/{alarm_id}/ack", tags=["alarms"])
 def acknowledge(alarm_id: str, user: ApiUser, hubdb: Hub) -> AlarmOut:
     """Acknowledge (roles admin, maintenance); the site's agent learns it on its next sync."""
-    return AlarmOut.of(alarms.acknowledge_alarm(hubdb, alarm_id, user, time.time()))
+    return AlarmOut.of(hub_actions.acknowledge_alarm(hubdb, alarm_id, user, time.time()))
 
 
 @router.get("/access-events", tags=["read"])

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from sync.hub import alarms, auth, board
+from sync.hub import actions as hub_actions
+from sync.hub import auth, board
 from sync.hub.errors import LoginFailed
 from web.render import environment
 from web.security import SESSION_COOKIE, Hub, SameOrigin, SessionUser
@@ -73,7 +74,7 @@ def dashboard(request: Request, user: SessionUser, hubdb: Hub) -> Response:
 
 @router.post("/alarms/{alarm_id}/ack", dependencies=[SameOrigin])
 def acknowledge(alarm_id: str, user: SessionUser, hubdb: Hub) -> Response:
-    alarms.acknowledge_alarm(hubdb, alarm_id, user, time.time())
+    hub_actions.acknowledge_alarm(hubdb, alarm_id, user, time.time())
     return RedirectResponse("/", status_code=303)
 
 

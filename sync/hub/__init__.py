@@ -1,6 +1,7 @@
 """The hub end of the sync protocol: its database, its users and agents, ingest and queries."""
 
-from sync.hub.alarms import HubAlarm, acknowledge_alarm, get_alarm
+from sync.hub.actions import acknowledge_alarm
+from sync.hub.alarms import HubAlarm, get_alarm
 from sync.hub.auth import User, create_agent, create_user, login, logout, user_for_token
 from sync.hub.db import HubDB, open_hub
 from sync.hub.errors import HubError

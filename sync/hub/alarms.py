@@ -14,11 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, update
 
-from rules.alarm import Alarm, acknowledge, merge
+from rules.alarm import Alarm, merge
 from sync.hub import schema
-from sync.hub.auth import User
 from sync.hub.db import HubDB
-from sync.hub.errors import NotPermitted, UnknownAlarm
+from sync.hub.errors import UnknownAlarm
 from sync.protocol import AlarmRecord
 
 ALARM_FIELDS = tuple(Alarm.__dataclass_fields__)
@@ -54,7 +53,7 @@ def merge_into(hubdb: HubDB, conn: Connection, site: str, incoming: Iterable[Ala
         if hub_owned(alarm.id):
             continue
         merged[alarm.id] = merge(merged[alarm.id], alarm) if alarm.id in merged else alarm
-    existing = _load(conn, merged, lock=True)
+    existing = load(conn, merged, lock=True)
     new = [row_values(a) | {"site": site} for i, a in merged.items() if i not in existing]
     if new:
         conn.execute(hubdb.insert(schema.alarms).on_conflict_do_nothing(), new)
@@ -63,52 +62,18 @@ def merge_into(hubdb: HubDB, conn: Connection, site: str, incoming: Iterable[Ala
         # change.
         combined = merge(held.alarm, merged[alarm_id])
         if held.site == site and combined != held.alarm:
-            _save(conn, combined)
-
-
-def acknowledge_alarm(
-    hubdb: HubDB, alarm_id: str, user: User, now: float, note: str | None = None
-) -> HubAlarm:
-    """Acknowledge at the hub now, and queue the action for the alarm's agent (none for the
-    hub's own alarms).
-
-    Acknowledging an acknowledged alarm changes nothing (the first acknowledgement stands).
-    """
-    if not user.can_acknowledge:
-        raise NotPermitted(user.role, "acknowledge alarms")
-    with hubdb.write() as conn:
-        held = _load(conn, [alarm_id], lock=True).get(alarm_id)
-        if held is None:
-            raise UnknownAlarm(alarm_id)
-        if held.alarm.acked_at is not None:
-            return held
-        acked = acknowledge(held.alarm, user.name, now)
-        _save(conn, acked)
-        conn.execute(
-            schema.alarm_actions.insert().values(
-                site=held.site,
-                alarm_id=alarm_id,
-                action="ack",
-                by=user.name,
-                at=now,
-                note=note,
-                activation=held.alarm.activations,
-                # The hub's own alarm: no agent has it, so the action is applied as recorded.
-                applied_at=now if hub_owned(alarm_id) else None,
-            )
-        )
-    return HubAlarm(held.site, acked)
+            save(conn, combined)
 
 
 def get_alarm(hubdb: HubDB, alarm_id: str) -> HubAlarm:
     with hubdb.read() as conn:
-        held = _load(conn, [alarm_id], lock=False).get(alarm_id)
+        held = load(conn, [alarm_id], lock=False).get(alarm_id)
     if held is None:
         raise UnknownAlarm(alarm_id)
     return held
 
 
-def _load(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, HubAlarm]:
+def load(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, HubAlarm]:
     query = select(schema.alarms).where(schema.alarms.c.id.in_(list(ids)))
     # FOR UPDATE (PostgreSQL; SQLite ignores it and holds the write lock already) keeps a
     # concurrent acknowledgement from being overwritten by a merge that read the row before it.
@@ -116,7 +81,7 @@ def _load(conn: Connection, ids: Iterable[str], *, lock: bool) -> dict[str, HubA
     return {row["id"]: from_row(row) for row in rows}
 
 
-def _save(conn: Connection, alarm: Alarm) -> None:
+def save(conn: Connection, alarm: Alarm) -> None:
     values = row_values(alarm)
     del values["id"]
     conn.execute(update(schema.alarms).where(schema.alarms.c.id == alarm.id).values(values))

@@ -15,7 +15,8 @@ HubError
     ├── InvalidDatabaseURL
     ├── InvalidRole
     ├── InvalidTime
-    └── InvalidBatch     a sync batch that breaks the protocol
+    ├── InvalidBatch     a sync batch that breaks the protocol
+    └── RefusedAction    an operator action that cannot be taken as given
 """
 
 from __future__ import annotations
@@ -110,4 +111,10 @@ class InvalidTime(InvalidInput):
 class InvalidBatch(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid sync batch: {reason}")
+        self.reason = reason
+
+
+class RefusedAction(InvalidInput):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
         self.reason = reason

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from sync.hub import actions as operator
 from sync.hub import alarms, heartbeat, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
@@ -19,7 +20,6 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     STREAMS,
     AccessRecord,
-    ActionRecord,
     AlarmEventRecord,
     AnyChunk,
     MeterEventRecord,
@@ -27,8 +27,6 @@ from sync.protocol import (
     SyncAck,
     SyncBatch,
 )
-
-PENDING_ACTIONS_LIMIT = 1000
 
 
 def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAck:
@@ -50,9 +48,11 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
             _store_alarm_events(hubdb, conn, site, batch.alarm_events.items)
         if batch.meter_events is not None:
             store_meter_events(hubdb, conn, site, batch.meter_events.items)
+        if batch.actions is not None:
+            operator.store_from_agent(hubdb, conn, site, batch.actions.items, now)
         _mark_applied(conn, site, batch.applied_actions, now)
         acked = _advance_cursors(hubdb, conn, site, batch.chunks())
-        actions = pending_actions(conn, site)
+        actions = operator.pending(conn, site, batch.action_kinds)
     return SyncAck(acked=acked, actions=actions, server_time=now)
 
 
@@ -76,17 +76,6 @@ def advance(cursor: int, chunk: AnyChunk | None) -> int:
     if chunk is None or chunk.after > cursor:
         return cursor
     return max(cursor, chunk.through)
-
-
-def pending_actions(conn: Connection, site: str) -> list[ActionRecord]:
-    actions = schema.alarm_actions
-    rows = conn.execute(
-        select(actions)
-        .where(actions.c.site == site, actions.c.applied_at.is_(None))
-        .order_by(actions.c.id)
-        .limit(PENDING_ACTIONS_LIMIT)
-    ).mappings()
-    return [ActionRecord.model_validate(dict(row)) for row in rows]
 
 
 def _upsert_site(hubdb: HubDB, conn: Connection, batch: SyncBatch, now: float) -> None:

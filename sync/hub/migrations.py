@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 
 from sync.hub import schema
 
@@ -23,16 +36,96 @@ _PG_LOCK_KEY = 0x6677_6875_6200
 _ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
 
 
+_OLD = MetaData()
+# alarms and alarm_actions as m001 made them; m003 adds to them.
+_OLD_TABLES = {
+    "alarms": Table(
+        "alarms",
+        _OLD,
+        Column("id", String(100), primary_key=True),
+        Column("site", String(100), nullable=False),
+        Column("rule", String(200), nullable=False),
+        Column("device", String(200), nullable=False),
+        Column("metric", String(50)),
+        Column("severity", String(50), nullable=False),
+        Column("post", String(200)),
+        Column("message", Text, nullable=False),
+        Column("raised_at", Double, nullable=False),
+        Column("changed_at", Double, nullable=False),
+        Column("active", Boolean, nullable=False),
+        Column("activations", Integer, nullable=False, server_default="1"),
+        Column("value", Double),
+        Column("acked_at", Double),
+        Column("acked_by", String(200)),
+        Column("cleared_at", Double),
+        Column("state", String(30), nullable=False),
+        Index("alarms_site_state", "site", "state"),
+        Index("alarms_raised_at", "raised_at"),
+    ),
+    "alarm_actions": Table(
+        "alarm_actions",
+        _OLD,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("site", String(100), nullable=False),
+        Column("alarm_id", String(100), nullable=False),
+        Column("action", String(20), nullable=False),
+        Column("by", String(200), nullable=False),
+        Column("at", Double, nullable=False),
+        Column("note", Text),
+        Column("activation", Integer),
+        Column("applied_at", Double),
+        Index("alarm_actions_site_applied", "site", "applied_at"),
+    ),
+}
+
+
 def m001_initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name not in _ADDED_LATER]
+    tables = [
+        t
+        for t in schema.metadata.sorted_tables
+        if t.name not in _ADDED_LATER and t.name not in _OLD_TABLES
+    ]
     schema.metadata.create_all(conn, tables=tables)
+    _OLD.create_all(conn)
 
 
 def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
+def m003_operator_actions(conn: Connection) -> None:
+    # Latched alarms with their dispositions, and the action log of both ends (rules.actions).
+    for name in ("latched", "closed_at", "closed_by", "disposition"):
+        _add_column(conn, schema.alarms, name)
+    for name in ("uid", "rule", "until", "origin"):
+        _add_column(conn, schema.alarm_actions, name)
+    # The uid an agent gives an action from a hub that sent none (agent.actions.from_hub).
+    conn.execute(text("UPDATE alarm_actions SET uid = 'hub-' || CAST(id AS VARCHAR(20))"))
+    conn.execute(
+        text(
+            "UPDATE alarm_actions SET rule = (SELECT alarms.rule FROM alarms"
+            " WHERE alarms.id = alarm_actions.alarm_id)"
+        )
+    )
+    for index in schema.alarm_actions.indexes:
+        if index.name in ("alarm_actions_uid", "alarm_actions_rule"):
+            index.create(conn)
+
+
+def _add_column(conn: Connection, table: Table, name: str) -> None:
+    column = table.c[name]
+    kind = column.type.compile(dialect=conn.dialect)
+    default = column.server_default
+    tail = "" if column.nullable else " NOT NULL"
+    if default is not None:
+        value = default.arg  # type: ignore[attr-defined]
+        if isinstance(column.type, Boolean):
+            value = "false" if value == "0" else "true"
+        tail += f" DEFAULT {value}" if isinstance(column.type, Boolean) else f" DEFAULT '{value}'"
+    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{tail}"))
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_operator_actions]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

@@ -172,6 +172,10 @@ alarms = Table(
     Column("acked_at", Double),
     Column("acked_by", String(200)),
     Column("cleared_at", Double),
+    Column("latched", Boolean, nullable=False, server_default="0"),
+    Column("closed_at", Double),
+    Column("closed_by", String(200)),
+    Column("disposition", Text),
     # Derived from active and acked_at (rules.alarm.Alarm.state), stored to filter in SQL.
     Column("state", String(30), nullable=False),
     Index("alarms_site_state", "site", "state"),
@@ -190,6 +194,9 @@ alarm_events = Table(
     Index("alarm_events_alarm", "alarm_id"),
 )
 
+# The operator action log (rules.actions) of every site, whichever end took each action. ``id``
+# numbers the hub's deliveries to the agent; ``uid`` is the action's id at both ends. applied_at
+# NULL: taken here and not yet applied by the agent. alarm_id '' : the action names a rule alone.
 alarm_actions = Table(
     "alarm_actions",
     metadata,
@@ -202,7 +209,13 @@ alarm_actions = Table(
     Column("note", Text),
     Column("activation", Integer),
     Column("applied_at", Double),
+    Column("uid", String(100)),
+    Column("rule", String(200)),
+    Column("until", Double),
+    Column("origin", String(10), nullable=False, server_default="hub"),
     Index("alarm_actions_site_applied", "site", "applied_at"),
+    Index("alarm_actions_uid", "site", "uid", unique=True),
+    Index("alarm_actions_rule", "site", "rule"),
 )
 
 sync_cursors = Table(

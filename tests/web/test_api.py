@@ -25,7 +25,7 @@ READ_PATHS = [
     "/api/v1/access-events",
     "/api/v1/meter-events",
 ]
-ACKED = {"readings": 3, "access_events": 2, "alarm_events": 1, "meter_events": 0}
+ACKED = {"readings": 3, "access_events": 2, "alarm_events": 1, "meter_events": 0, "actions": 0}
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_acknowledging_needs_a_maintenance_role(
     response = http.post("/api/v1/alarms/a1/ack", headers=bearer(token))
     assert (response.status_code, response.json()["detail"]) == (
         403,
-        f"role '{role}' may not acknowledge alarms",
+        f"role '{role}' may not act on alarms",
     )
 
 

@@ -1,6 +1,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from sync.hub import actions as hub_actions
 from sync.hub import alarms, schema
 from sync.hub.auth import User
 from sync.hub.db import HubDB
@@ -24,7 +25,7 @@ def actions(hubdb: HubDB) -> int:
 
 
 def test_an_ack_applies_at_once_and_queues_an_action(raised: HubDB) -> None:
-    held = alarms.acknowledge_alarm(raised, "a1", ANN, T0 + 5)
+    held = hub_actions.acknowledge_alarm(raised, "a1", ANN, T0 + 5)
     assert (held.alarm.state, held.alarm.acked_by, held.alarm.acked_at) == (
         "acknowledged",
         "ann",
@@ -34,21 +35,21 @@ def test_an_ack_applies_at_once_and_queues_an_action(raised: HubDB) -> None:
 
 
 def test_acknowledging_twice_keeps_the_first(raised: HubDB) -> None:
-    first = alarms.acknowledge_alarm(raised, "a1", ANN, T0 + 5)
-    again = alarms.acknowledge_alarm(raised, "a1", User(2, "bob", "admin"), T0 + 9)
+    first = hub_actions.acknowledge_alarm(raised, "a1", ANN, T0 + 5)
+    again = hub_actions.acknowledge_alarm(raised, "a1", User(2, "bob", "admin"), T0 + 9)
     assert (again, actions(raised)) == (first, 1)
 
 
 @pytest.mark.parametrize("role", ["energy", "security"])
 def test_only_some_roles_acknowledge(raised: HubDB, role: str) -> None:
-    with pytest.raises(NotPermitted, match=f"role '{role}' may not acknowledge alarms"):
-        alarms.acknowledge_alarm(raised, "a1", User(3, "eve", role), T0)
+    with pytest.raises(NotPermitted, match=f"role '{role}' may not act on alarms"):
+        hub_actions.acknowledge_alarm(raised, "a1", User(3, "eve", role), T0)
     assert alarms.get_alarm(raised, "a1").alarm.state == "unacknowledged"
 
 
 def test_an_unknown_alarm(raised: HubDB) -> None:
     with pytest.raises(UnknownAlarm, match="no alarm 'nope'"):
-        alarms.acknowledge_alarm(raised, "nope", ANN, T0)
+        hub_actions.acknowledge_alarm(raised, "nope", ANN, T0)
 
 
 def test_records_and_alarms_convert_both_ways() -> None:

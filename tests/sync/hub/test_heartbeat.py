@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, select
 
 from collector.duration import DurationError
 from rules.alarm import Alarm
+from sync.hub import actions as hub_actions
 from sync.hub import alarms, auth, board, heartbeat, query, schema
 from sync.hub.auth import User
 from sync.hub.db import HubDB
@@ -183,7 +184,7 @@ def test_silent_again_before_anyone_acknowledged_is_a_new_activation(
 def test_silent_again_after_it_closed_is_a_new_alarm(
     clinic: HubDB, silent: alarms.HubAlarm
 ) -> None:
-    alarms.acknowledge_alarm(clinic, silent.alarm.id, ANN, T0 + 950)
+    hub_actions.acknowledge_alarm(clinic, silent.alarm.id, ANN, T0 + 950)
     apply_batch(clinic, "clinic", batch(), T0 + 1000)
     [change] = check_silent_agents(clinic, T0 + 1900, AFTER)
     assert (change.kind, change.alarm.id != silent.alarm.id) == ("raised", True)
@@ -218,8 +219,8 @@ def test_acknowledging_it_sends_nothing_to_the_agent(
     clinic: HubDB, silent: alarms.HubAlarm
 ) -> None:
     apply_batch(clinic, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0 + 900)
-    alarms.acknowledge_alarm(clinic, silent.alarm.id, ANN, T0 + 950)
-    alarms.acknowledge_alarm(clinic, "a1", ANN, T0 + 950)
+    hub_actions.acknowledge_alarm(clinic, silent.alarm.id, ANN, T0 + 950)
+    hub_actions.acknowledge_alarm(clinic, "a1", ANN, T0 + 950)
     ack = apply_batch(clinic, "clinic", batch(), T0 + 1000)
     assert [a.alarm_id for a in ack.actions] == ["a1"]
     assert alarms.get_alarm(clinic, silent.alarm.id).alarm.acked_by == "ann"

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from rules.alarm import Alarm
+from sync.hub import actions as hub_actions
 from sync.hub import alarms, auth, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
@@ -58,6 +59,7 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
             "access_events": 1,
             "alarm_events": 1,
             "meter_events": 2,
+            "actions": 0,
         }
     )
 
@@ -94,7 +96,13 @@ def test_an_older_agents_batch_without_meter_events_is_taken(hubdb: HubDB) -> No
     apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(1)]), T0)
     old = batch(readings=[reading(1)]).model_copy(update={"meter_events": None})
     ack = apply_batch(hubdb, "clinic", old, T0)
-    assert ack.acked == {"readings": 1, "access_events": 0, "alarm_events": 0, "meter_events": 1}
+    assert ack.acked == {
+        "readings": 1,
+        "access_events": 0,
+        "alarm_events": 0,
+        "meter_events": 1,
+        "actions": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -127,7 +135,13 @@ def test_a_gap_keeps_the_cursor_and_the_resend_closes_it(hubdb: HubDB) -> None:
 
 def test_streams_have_their_own_cursors(hubdb: HubDB) -> None:
     ack = apply_batch(hubdb, "clinic", batch(access_events=[access(1), access(2)]), T0)
-    assert ack.acked == {"readings": 0, "access_events": 2, "alarm_events": 0, "meter_events": 0}
+    assert ack.acked == {
+        "readings": 0,
+        "access_events": 2,
+        "alarm_events": 0,
+        "meter_events": 0,
+        "actions": 0,
+    }
 
 
 def test_sites_are_numbered_apart(hubdb: HubDB) -> None:
@@ -207,14 +221,14 @@ def test_latest_reading_ignores_late_arrivals(hubdb: HubDB) -> None:
 
 def test_an_ack_at_the_hub_survives_an_older_agent_snapshot(hubdb: HubDB) -> None:
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0)
-    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
+    hub_actions.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0 + 20)
     assert (hub_alarm(hubdb).state, hub_alarm(hubdb).acked_by) == ("acknowledged", "ann")
 
 
 def test_an_agent_clear_keeps_the_hub_ack(hubdb: HubDB) -> None:
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0)
-    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
+    hub_actions.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
     cleared = alarm(active=False, changed_at=T0 + 30, cleared_at=T0 + 30)
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(2, cleared, "cleared")]), T0)
     assert (hub_alarm(hubdb).state, hub_alarm(hubdb).cleared_at) == ("normal", T0 + 30)
@@ -238,7 +252,7 @@ def test_another_sites_alarm_id_is_not_taken_over(hubdb: HubDB) -> None:
 
 def test_actions_are_returned_until_the_agent_applied_them(hubdb: HubDB) -> None:
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0)
-    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
+    hub_actions.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
     first = apply_batch(hubdb, "clinic", batch(after=1), T0 + 11)
     again = apply_batch(hubdb, "clinic", batch(after=1), T0 + 12)
     applied = apply_batch(hubdb, "clinic", batch(after=1, applied_actions=[1]), T0 + 13)
@@ -250,7 +264,7 @@ def test_actions_are_returned_until_the_agent_applied_them(hubdb: HubDB) -> None
 
 def test_a_site_does_not_see_or_apply_another_sites_actions(hubdb: HubDB) -> None:
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm())]), T0)
-    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
+    hub_actions.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 10)
     other = apply_batch(hubdb, "school", batch("school", applied_actions=[1]), T0 + 11)
     own = apply_batch(hubdb, "clinic", batch(after=1), T0 + 12)
     assert (other.actions, [a.id for a in own.actions]) == ([], [1])
@@ -275,7 +289,7 @@ def test_concurrent_batches_store_everything_once(hubdb: HubDB) -> None:
 def test_an_ack_of_an_ended_excursion_does_not_silence_the_next_one(hubdb: HubDB) -> None:
     cleared = alarm(active=False, changed_at=T0 + 30, cleared_at=T0 + 30)
     apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, cleared, "cleared")]), T0)
-    alarms.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 100)
+    hub_actions.acknowledge_alarm(hubdb, "a1", MAINTENANCE, T0 + 100)
     # Meanwhile, offline, the site saw the condition come back before it heard of the ack.
     again = alarm(changed_at=T0 + 60, activations=2)
     ack = apply_batch(

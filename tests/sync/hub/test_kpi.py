@@ -7,6 +7,7 @@ import pytest
 
 from rules.alarm import Alarm
 from sync import hub
+from sync.hub import actions as hub_actions
 from sync.hub import alarms, reports, schema
 from sync.hub.auth import User, create_agent
 from sync.hub.db import HubDB
@@ -530,7 +531,7 @@ def synced(hubdb: HubDB) -> HubDB:
     school = [event(1, "raised", T0 + 30, "b1", T0 + 30, post="gate")]
     apply_batch(hubdb, "clinic", batch(alarm_events=clinic), T0 + 300)
     apply_batch(hubdb, "school", batch("school", alarm_events=school), T0 + 300)
-    alarms.acknowledge_alarm(hubdb, "b1", User(1, "ann", "maintenance"), T0 + 90)
+    hub_actions.acknowledge_alarm(hubdb, "b1", User(1, "ann", "maintenance"), T0 + 90)
     return hubdb
 
 
@@ -570,7 +571,7 @@ def test_the_hubs_own_alarms_in_the_order_it_made_them(hubdb: HubDB) -> None:
                 for seq, kind, at in changes
             ],
         )
-    alarms.acknowledge_alarm(hubdb, "hub-1", User(1, "ann", "maintenance"), T0 + 40)
+    hub_actions.acknowledge_alarm(hubdb, "hub-1", User(1, "ann", "maintenance"), T0 + 40)
     with hubdb.read() as conn:
         found = fetch_histories(conn, "clinic", HOUR)
     expected = [raised(T0 + 10), cleared(T0 + 20), reraised(T0 + 30), acked(T0 + 40)]
