@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from agent.cli_actions import register as register_actions
 from agent.config import ConfigError, SiteConfig, load_site
 from sync.hub.db import HubDB
 from sync.hub.errors import HubError
@@ -37,6 +38,13 @@ def check_config(config: Path) -> None:
 @main.group()
 def agent() -> None:
     """Run the edge agent of one site."""
+
+
+def _site(config: Path) -> SiteConfig:
+    return _load_or_exit(config)[0]
+
+
+register_actions(agent, _site)
 
 
 @agent.command("run")

@@ -33,6 +33,7 @@ __all__ = [
     "ACTION_KINDS",
     "ALARM_KINDS",
     "DESIGN_AUTHOR",
+    "IN_SERVICE",
     "MAX_SHELVE",
     "Action",
     "ActionKind",

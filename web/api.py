@@ -7,21 +7,27 @@ import json
 import re
 import time
 import zlib
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from collector.duration import DurationError, parse_duration
 from collector.manual import ImportReport
 from sync.hub import actions as hub_actions
 from sync.hub import alarms, manual, query, reports
-from sync.hub.errors import InvalidBatch
+from sync.hub.alarms import HubAlarm
+from sync.hub.db import HubDB
+from sync.hub.errors import InvalidBatch, RefusedAction
 from sync.hub.ingest import apply_batch
 from sync.protocol import SyncAck, SyncBatch
 from web.schemas import (
     AccessEventOut,
+    ActionIn,
+    ActionOut,
     AlarmOut,
     AlarmReviewOut,
     Items,
@@ -89,18 +95,54 @@ def list_alarms(
 ) -> Items[AlarmOut]:
     """Alarms, newest first; ``state=open`` is every state but ``normal``."""
     found = query.alarms(hubdb, site=site, state=state, limit=limit)
-    return Items[AlarmOut](items=[AlarmOut.of(a) for a in found])
+    return Items[AlarmOut](items=_with_standing(hubdb, found))
 
 
 @router.get("/alarms/{alarm_id}", tags=["read"])
 def get_alarm(alarm_id: str, _user: ApiUser, hubdb: Hub) -> AlarmOut:
-    return AlarmOut.of(alarms.get_alarm(hubdb, alarm_id))
+    return _with_standing(hubdb, [alarms.get_alarm(hubdb, alarm_id)])[0]
 
 
 @router.post("/alarms/{alarm_id}/ack", tags=["alarms"])
 def acknowledge(alarm_id: str, user: ApiUser, hubdb: Hub) -> AlarmOut:
     """Acknowledge (roles admin, maintenance); the site's agent learns it on its next sync."""
-    return AlarmOut.of(hub_actions.acknowledge_alarm(hubdb, alarm_id, user, time.time()))
+    held = hub_actions.acknowledge_alarm(hubdb, alarm_id, user, time.time())
+    return _with_standing(hubdb, [held])[0]
+
+
+@router.post("/alarms/{alarm_id}/actions", tags=["alarms"])
+def act(alarm_id: str, action: ActionIn, user: ApiUser, hubdb: Hub) -> AlarmOut:
+    """Take an operator action (roles admin, maintenance): ``ack``, ``close`` (a latched alarm
+    that cleared; ``note`` is the disposition), ``note``; on the alarm's rule ``shelve`` (``for``
+    at most 24 h; none: until this alarm clears), ``unshelve``, ``suppress`` (``for`` required),
+    ``unsuppress``, ``disable`` (out of service; ``for`` optional), ``enable``. Recorded with who
+    and when; the site's agent applies it on its next sync."""
+    now = time.time()
+    until = now + parse_for(action.duration).total_seconds() if action.duration else None
+    request = hub_actions.Request(action.kind, action.note, until)
+    held = hub_actions.take(hubdb, alarm_id, request, user, now)
+    return _with_standing(hubdb, [held])[0]
+
+
+@router.get("/alarms/{alarm_id}/actions", tags=["read"])
+def alarm_actions(alarm_id: str, _user: ApiUser, hubdb: Hub) -> Items[ActionOut]:
+    """Every action about this alarm and its rule's shelving, suppression and service, oldest
+    first, from both ends (``origin``: hub or agent)."""
+    held = alarms.get_alarm(hubdb, alarm_id)
+    found = hub_actions.history(hubdb, held.site, held.alarm.rule, alarm_id)
+    return Items[ActionOut](items=[ActionOut(**asdict(a), origin=origin) for a, origin in found])
+
+
+def _with_standing(hubdb: HubDB, found: list[HubAlarm]) -> list[AlarmOut]:
+    standings = hub_actions.standing_of(hubdb, found, time.time())
+    return [AlarmOut.of(h, s) for h, s in zip(found, standings, strict=True)]
+
+
+def parse_for(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise RefusedAction(f"for: {error}") from None
 
 
 @router.get("/access-events", tags=["read"])

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from collector.timestamps import iso
+from rules.actions import IN_SERVICE, ActionKind, Standing
 from sync.hub.alarms import HubAlarm
 from sync.hub.reports.kpi import SEVERITIES
 
@@ -82,10 +83,49 @@ class AlarmOut(Out):
     acked_at: Timestamp | None
     acked_by: str | None
     cleared_at: Timestamp | None
+    latched: bool
+    closed_at: Timestamp | None
+    closed_by: str | None
+    disposition: str | None
+    # How the alarm's rule is announced now: in_service, shelved, suppressed, out_of_service.
+    mode: str
+    mode_until: Timestamp | None
+    mode_by: str | None
 
     @classmethod
-    def of(cls, held: HubAlarm) -> AlarmOut:
-        return cls(site=held.site, state=held.alarm.state, **asdict(held.alarm))
+    def of(cls, held: HubAlarm, standing: Standing = IN_SERVICE) -> AlarmOut:
+        return cls(
+            site=held.site,
+            state=held.alarm.state,
+            mode=standing.mode,
+            mode_until=standing.until,
+            mode_by=standing.action.by if standing.action else None,
+            **asdict(held.alarm),
+        )
+
+
+class ActionIn(BaseModel):
+    """An operator action on an alarm, or with shelve/suppress/disable on its rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ActionKind
+    note: str | None = Field(default=None, max_length=2000)
+    # How long a shelve, suppression or removal from service lasts (30m, 8h, 1d); for shelve,
+    # none is one-shot (until the alarm clears).
+    duration: str | None = Field(default=None, alias="for", max_length=40)
+
+
+class ActionOut(Out):
+    id: str
+    kind: str
+    rule: str
+    alarm_id: str | None
+    by: str
+    at: Timestamp
+    note: str | None
+    until: Timestamp | None
+    origin: str
 
 
 class RuleCountOut(Out):

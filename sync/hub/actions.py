@@ -16,7 +16,16 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, tuple_
 
-from rules.actions import ALARM_KINDS, Action, InvalidAction, Standing, check, new_id, standing
+from rules.actions import (
+    ALARM_KINDS,
+    IN_SERVICE,
+    Action,
+    InvalidAction,
+    Standing,
+    check,
+    new_id,
+    standing,
+)
 from rules.alarm import Alarm, NotClosable, acknowledge, close
 from sync.hub import alarms, schema
 from sync.hub.alarms import HubAlarm
@@ -30,6 +39,7 @@ __all__ = [
     "acknowledge_alarm",
     "history",
     "pending",
+    "standing_of",
     "standings",
     "store_from_agent",
     "take",
@@ -172,6 +182,14 @@ def standings(
     for row in rows:
         logs[(row["site"], row["rule"])].append(_from_row(row))
     return {key: standing(log, now, open_alarms[key]) for key, log in logs.items()}
+
+
+def standing_of(hubdb: HubDB, found: list[HubAlarm], now: float) -> list[Standing]:
+    """The standing of each alarm's rule now, in the order given."""
+    keys = {(h.site, h.alarm.rule): h.alarm for h in found if h.alarm.is_open}
+    with hubdb.read() as conn:
+        held = standings(conn, keys, now)
+    return [held.get((h.site, h.alarm.rule), IN_SERVICE) for h in found]
 
 
 def _from_record(record: OperatorActionRecord) -> Action:

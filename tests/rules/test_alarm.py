@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.alarm import Alarm, AlarmState, acknowledge, clear, merge, realarm, reraise
+from rules.alarm import (
+    Alarm,
+    AlarmState,
+    NotClosable,
+    acknowledge,
+    clear,
+    close,
+    merge,
+    realarm,
+    reraise,
+)
 
 Step = Callable[[Alarm], Alarm]
 RAISED = Alarm(
@@ -236,3 +246,70 @@ def test_a_realarm_is_a_new_unacknowledged_activation_everywhere() -> None:
     assert (again.state, again.activations, again.changed_at) == ("unacknowledged", 2, 2_000.0)
     # The hub still holds the acknowledged copy: merged either way, the re-alarm stands.
     assert merge(acked, again) == merge(again, acked) == again
+
+
+LATCHED = replace(RAISED, latched=True)
+CLOSES = st.none() | st.tuples(st.sampled_from(["li", "wang"]), st.floats(100.0, 5000.0))
+
+
+def disposed(alarm: Alarm, closing: tuple[str, float] | None) -> Alarm:
+    latched = replace(alarm, latched=True)
+    if closing is None or latched.active:
+        return latched
+    return close(latched, closing[0], closing[1], f"checked by {closing[0]}")
+
+
+@st.composite
+def latched_replicas(draw: st.DrawFn, count: int) -> list[Alarm]:
+    """Copies of one latched alarm, some closed with a disposition where it had cleared."""
+    copies = draw(replicas(count))
+    return [disposed(c, draw(CLOSES)) for c in copies]
+
+
+@given(latched_replicas(3))
+def test_merge_of_dispositions_is_order_free(copies: list[Alarm]) -> None:
+    a, b, c = copies
+    assert merge(a, b) == merge(b, a)
+    assert merge(merge(a, b), c) == merge(a, merge(b, c))
+    assert merge(a, a) == a
+
+
+def test_a_latched_alarm_stays_open_until_closed() -> None:
+    cleared = clear(LATCHED, 200.0, -18.0)
+    acked = acknowledge(cleared, "li", 210.0)
+    closed = close(acked, "wang", 300.0, "door seal replaced; stock checked, none lost")
+    assert [a.state for a in (LATCHED, cleared, acked, closed)] == [
+        "unacknowledged",
+        "latched",
+        "latched",
+        "normal",
+    ]
+    assert (closed.acked_by, closed.closed_by, closed.disposition) == (
+        "li",
+        "wang",
+        "door seal replaced; stock checked, none lost",
+    )
+
+
+def test_a_disposition_acknowledges_too() -> None:
+    closed = close(clear(LATCHED, 200.0), "wang", 300.0, "ok")
+    assert (closed.acked_at, closed.acked_by, closed.is_open) == (300.0, "wang", False)
+
+
+@pytest.mark.parametrize(
+    ("alarm", "reason"),
+    [
+        (LATCHED, "still active"),
+        (clear(RAISED, 200.0), "not latched"),
+    ],
+)
+def test_only_a_cleared_latched_alarm_takes_a_disposition(alarm: Alarm, reason: str) -> None:
+    with pytest.raises(NotClosable, match=reason):
+        close(alarm, "li", 300.0, "ok")
+
+
+def test_a_disposition_of_an_earlier_activation_does_not_carry_over() -> None:
+    closed = close(clear(LATCHED, 200.0), "li", 300.0, "ok")
+    again = reraise(clear(LATCHED, 200.0), 400.0, -5.0)
+    merged = merge(closed, again)
+    assert (merged.state, merged.closed_at, merged.disposition) == ("unacknowledged", None, None)
