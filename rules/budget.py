@@ -18,10 +18,11 @@ So no projection is judged until every meter's readings cover ``min_elapsed`` (7
 week, weekend included). Consumption already past the budget raises regardless: that needs no
 projection.
 
-Consumption is counted as ``rules.meter`` reads it (never a reset, a gap longer than ``gap`` or
-a spike past ``max_rate``), an interval across midnight at the month's end in proportion to
-time. Months are the wall clock's in ``timezone``: a month with a DST change is an hour shorter
-or longer, and the projection uses its true length.
+Consumption is counted as ``rules.meter`` reads it: never a reset, a rollover or a gap longer than
+``gap`` (spikes are quarantined at ingest, by the meter's ``counter.max_rate_per_hour``); an
+interval across midnight at the month's end is shared in proportion to time. Months are the wall
+clock's in ``timezone``: a month with a DST change is an hour shorter or longer, and the projection
+uses its true length.
 
 Raises with the projection as the value; clears once it falls under the budget by the deadband
 (2% of the budget unless given, alarms.md), and when the next month begins (on a reading or a
@@ -68,7 +69,6 @@ class BudgetRule(RuleBase):
     deadband: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     min_elapsed: Duration = timedelta(days=7)
     gap: Duration = timedelta(hours=2)
-    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # kW or m³/h
 
     @model_validator(mode="after")
     def _fits(self) -> BudgetRule:
@@ -144,7 +144,6 @@ def observe(
         at,
         jitter=JITTER[rule.metric],
         gap=rule.gap.total_seconds(),
-        max_rate=rule.max_rate,
     )
     if new is base or new is None:
         return state

@@ -11,14 +11,14 @@ cannot tell which one is odd. ``min_excess`` (kWh or m³) is the least excess ov
 that counts, for a meter whose baseline is near nothing (a tap opened once in an empty building
 is infinitely many percent above zero).
 
-Consumption is counted as ``rules.meter`` reads it (never a reset, a gap longer than ``gap`` or a
-spike past ``max_rate``); an interval across midnight is shared between the days in proportion to
-time. A period is known once readings cover all of it with nothing unknown in it, and judged when
-the first reading after its end comes in: so there is no tick (a silent meter is the stale rule's
-to see). An unknown period neither raises nor clears, and is no baseline for later ones. Days are
-the wall clock's in ``timezone`` and their totals are compared as they are, as the daily figures
-people read: the day the clocks change has one night hour less or more, a few percent of a day's
-use at night's low rate.
+Consumption is counted as ``rules.meter`` reads it: never a reset, a rollover or a gap longer than
+``gap`` (spikes are quarantined at ingest, by the meter's ``counter.max_rate_per_hour``); an
+interval across midnight is shared between the days in proportion to time. A period is known once
+readings cover all of it with nothing unknown in it, and judged when the first reading after its end
+comes in: so there is no tick (a silent meter is the stale rule's to see). An unknown period neither
+raises nor clears, and is no baseline for later ones. Days are the wall clock's in ``timezone`` and
+their totals are compared as they are, as the daily figures people read: the day the clocks change
+has one night hour less or more, a few percent of a day's use at night's low rate.
 
 Raises with the period's consumption as the value; clears when a later period is judged not above
 its limit by a 2% deadband (alarms.md).
@@ -66,7 +66,6 @@ class DeviationRule(RuleBase):
     min_excess: float = Field(default=0.0, ge=0, allow_inf_nan=False)  # kWh or m³
     timezone: TimeZone
     gap: Duration = timedelta(hours=2)
-    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # kW or m³/h
 
     @field_validator("weeks", "min_weeks", mode="before")
     @classmethod
@@ -147,7 +146,6 @@ def _read(
         at,
         jitter=JITTER[rule.metric],
         gap=rule.gap.total_seconds(),
-        max_rate=rule.max_rate,
     )
     if new is None or new is base:
         return None, [], None

@@ -1,18 +1,20 @@
-"""Consumption from a cumulative meter (energy in kWh, water in m³), and the local calendar periods
-it is summed over (energy.md, "Cumulative meters").
+"""Consumption from a cumulative meter (energy in kWh, water in m³) for the rules that sum it, and
+the local calendar periods it is summed over (energy.md, "Cumulative meters").
 
-Consumption is the rise between consecutive readings; what is never counted:
+Consumption is the rise between consecutive readings, judged by ``collector.counter.check`` (the
+same check the writer's counter guard makes at ingest); what is never counted:
 
 - a drop of more than the meter's last digit (``JITTER``): a reset, a new meter or a counter's
   rollover. The interval is unknown and the lower value is the new base. A smaller drop is
   jitter: the higher value stays the base.
 - an interval longer than ``gap``: a reset or a swap may hide in it, so its rise is unknown, not
   lumped into the time the meter came back.
-- a rise implying more than the meter's rated flow (``max_rate``, units per hour): a spike.
 - readings before the agent's clock went back: measuring starts again from the reading.
 
-Readings received together count as one reading with the rise of them all. An unknown interval
-is returned as such, with nothing used: the rule decides what it means for its periods.
+A spike (a rise faster than the meter's rated flow) never gets here: the writer quarantines it
+by the device's ``counter.max_rate_per_hour``. Readings received together count as one reading
+with the rise of them all. An unknown interval is returned as such, with nothing used: the rule
+decides what it means for its periods.
 
 Periods are months, weeks (Monday to Sunday) or days of the wall clock in a zone, numbered so that
 the next one is the number after: a day is 23 or 25 hours long on the days the clocks change.
@@ -27,6 +29,8 @@ from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
+
+from collector.counter import CounterCheck, check
 
 __all__ = [
     "JITTER",
@@ -80,24 +84,19 @@ def usable(at: float) -> bool:
 
 
 def fold(base: float, values: Sequence[float], jitter: float) -> tuple[float, float, bool]:
-    """The consumption from ``base`` through ``values``, the new base, and whether it was reset."""
-    used, reset = 0.0, False
+    """The consumption from ``base`` through ``values``, the new base, and whether it was reset
+    (or rolled over: the rules know no counter's range, so they never count one)."""
+    state, used, reset = CounterCheck(base, 0.0), 0.0, False
     for value in values:
-        if value >= base:
-            used, base = used + (value - base), value
-        elif base - value > jitter:
-            reset, base = True, value
-    return used, base, reset
+        verdict = check(state, value, 0.0, max_rate_per_hour=None, rollover_at=None, jitter=jitter)
+        used += verdict.consumption
+        reset = reset or verdict.kind == "reset"
+        state = verdict.state
+    return used, state.value, reset
 
 
 def read(
-    base: Base | None,
-    values: Sequence[float],
-    at: float,
-    *,
-    jitter: float,
-    gap: float,
-    max_rate: float | None = None,
+    base: Base | None, values: Sequence[float], at: float, *, jitter: float, gap: float
 ) -> tuple[Base | None, Interval | None]:
     """Readings received together at ``at``: the new base, and the interval since the old one.
     No interval for the first reading or after the clock went back; the same base object when
@@ -108,14 +107,7 @@ def read(
     if base is None or at < base.at:
         return Base(at, fold(finite[0], finite[1:], jitter)[1]), None
     used, value, reset = fold(base.value, finite, jitter)
-    seconds = at - base.at
-    rate = used * 3600.0 / seconds if seconds > 0 else 0.0
-    known = (
-        not reset
-        and seconds <= gap
-        and math.isfinite(used)
-        and (max_rate is None or rate <= max_rate)
-    )
+    known = not reset and at - base.at <= gap and math.isfinite(used)
     return Base(at, value), Interval(base.at, at, used if known else 0.0, known)
 
 

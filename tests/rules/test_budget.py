@@ -156,16 +156,10 @@ CASES = [
         id="a gap's rise is not counted",
     ),
     pytest.param(
-        rule(budget=7500, max_rate=50),
-        shifted(metered(JULY, 240), "2025-07-04T12:00+01:00", 3000.0),
-        [],
-        id="a spike past max_rate is not counted",
-    ),
-    pytest.param(
         rule(budget=7500),
         shifted(metered(JULY, 240), "2025-07-04T12:00+01:00", 3000.0),
         [("2025-07-07T23:00", True, 20725.7)],
-        id="without max_rate a jump is consumption",
+        id="a jump is consumption: spikes are quarantined before the rules",
     ),
     pytest.param(
         rule(budget=7445),
@@ -315,7 +309,7 @@ def test_a_state_survives_json_and_the_store(state: BudgetState) -> None:
 def test_the_defaults() -> None:
     r = rule()
     assert (r.metric, r.meters, r.deadband, r.band) == ("energy", (), None, 140.0)
-    assert (r.min_elapsed.days, r.gap.total_seconds(), r.max_rate) == (7, 7200.0, None)
+    assert (r.min_elapsed.days, r.gap.total_seconds()) == (7, 7200.0)
     assert r.reads() == [("meter-wards", "energy")]
     assert rule(meters=["b", "c"], metric="water").reads() == [
         ("meter-wards", "water"),
@@ -356,7 +350,7 @@ def test_the_default_message(fields: dict[str, Any], text: str) -> None:
         pytest.param({"min_elapsed": "a week"}, "not a duration", id="min_elapsed words"),
         pytest.param({"gap": "0s"}, "'gap' must be longer than 0s", id="gap 0"),
         pytest.param({"gap": "2d"}, "at most 1d", id="gap 2d"),
-        pytest.param({"max_rate": 0}, "greater than 0", id="max_rate 0"),
+        pytest.param({"max_rate": 50}, "Extra inputs", id="max_rate: the meter's counter"),
         pytest.param({"metric": "power"}, "'energy' or 'water'", id="metric"),
         pytest.param({"monthly": 7000}, "Extra inputs", id="unknown key"),
     ],

@@ -187,13 +187,7 @@ CASES = [
         rule(),
         shifted(daily(MONDAY, [*WEEKS, 100.0]), "2025-06-30T12:00+01:00", 500.0),
         [(JUNE_30, True, 600.0)],
-        id="a jump without max_rate is consumption",
-    ),
-    pytest.param(
-        rule(max_rate=50),
-        shifted(daily(MONDAY, [*WEEKS, 100.0]), "2025-06-30T12:00+01:00", 500.0),
-        [],
-        id="a spike past max_rate leaves the day unknown",
+        id="a jump is consumption: spikes are quarantined before the rules",
     ),
     pytest.param(
         rule(),
@@ -350,7 +344,7 @@ def test_the_defaults() -> None:
         None,
         3,
     )
-    assert (r.min_excess, r.gap.total_seconds(), r.max_rate) == (0.0, 7200.0, None)
+    assert (r.min_excess, r.gap.total_seconds()) == (0.0, 7200.0)
     assert (rule(weeks=2).needed, rule(weeks=6, min_weeks=5).needed) == (2, 5)
     assert rule(metric="water").reads() == [("meter-wards", "water")]
 

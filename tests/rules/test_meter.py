@@ -50,14 +50,12 @@ def test_fold(base: float, values: tuple[float, ...], expected: tuple[float, flo
     assert fold(base, values, 0.01) == pytest.approx(expected)
 
 
-OPTIONS = {"jitter": 0.01, "gap": 7200.0}
 READS = [
-    pytest.param(None, (5.0, 6.0), T, {}, (Base(T, 6.0), None), id="the first reading"),
+    pytest.param(None, (5.0, 6.0), T, (Base(T, 6.0), None), id="the first reading"),
     pytest.param(
         Base(T, 5.0),
         (6.0,),
         T + 3600,
-        {},
         (Base(T + 3600, 6.0), Interval(T, T + 3600, 1.0, True)),
         id="an hour",
     ),
@@ -65,7 +63,6 @@ READS = [
         Base(T, 5.0),
         (6.0, 7.0),
         T,
-        {},
         (Base(T, 7.0), Interval(T, T, 2.0, True)),
         id="at the same instant",
     ),
@@ -73,7 +70,6 @@ READS = [
         Base(T, 5.0),
         (9.0,),
         T + 7201,
-        {},
         (Base(T + 7201, 9.0), Interval(T, T + 7201, 0.0, False)),
         id="a gap",
     ),
@@ -81,7 +77,6 @@ READS = [
         Base(T, 5.0),
         (1.0,),
         T + 60,
-        {},
         (Base(T + 60, 1.0), Interval(T, T + 60, 0.0, False)),
         id="a reset",
     ),
@@ -89,47 +84,28 @@ READS = [
         Base(T, 5.0),
         (4.995,),
         T + 60,
-        {},
         (Base(T + 60, 5.0), Interval(T, T + 60, 0.0, True)),
         id="jitter",
     ),
-    pytest.param(
-        Base(T, 5.0),
-        (105.0,),
-        T + 3600,
-        {"max_rate": 50.0},
-        (Base(T + 3600, 105.0), Interval(T, T + 3600, 0.0, False)),
-        id="a spike",
-    ),
-    pytest.param(
-        Base(T, 5.0),
-        (55.0,),
-        T + 3600,
-        {"max_rate": 50.0},
-        (Base(T + 3600, 55.0), Interval(T, T + 3600, 50.0, True)),
-        id="at the rated flow",
-    ),
-    pytest.param(Base(T, 5.0), (9.0,), T - 1, {}, (Base(T - 1, 9.0), None), id="clock back"),
+    pytest.param(Base(T, 5.0), (9.0,), T - 1, (Base(T - 1, 9.0), None), id="clock back"),
     pytest.param(
         Base(T, 5.0),
         (NAN, 6.0, INF),
         T + 60,
-        {},
         (Base(T + 60, 6.0), Interval(T, T + 60, 1.0, True)),
         id="NaN and infinity skipped",
     ),
 ]
 
 
-@pytest.mark.parametrize(("base", "values", "at", "more", "expected"), READS)
+@pytest.mark.parametrize(("base", "values", "at", "expected"), READS)
 def test_read(
     base: Base | None,
     values: tuple[float, ...],
     at: float,
-    more: dict[str, float],
     expected: tuple[Base | None, Interval | None],
 ) -> None:
-    assert read(base, values, at, **(OPTIONS | more)) == expected
+    assert read(base, values, at, jitter=0.01, gap=7200.0) == expected
 
 
 @pytest.mark.parametrize(
