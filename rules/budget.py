@@ -43,7 +43,7 @@ from pydantic import Field, model_validator
 from collector.duration import Duration
 from collector.models import METRICS
 from rules.base import DEFAULT_DEADBAND_SHARE, Kind, Outcome, RuleBase, flip
-from rules.meter import JITTER, Base, TimeZone, period_index, period_start, read, split, usable
+from rules.meter import JITTER, Base, TimeZone, period_index, period_start, read, usable, within
 
 __all__ = [
     "KIND",
@@ -118,15 +118,16 @@ class Metered(NamedTuple):
 class BudgetState:
     active: bool = False
     month: int | None = None  # the local month the sums are of (year × 12 + month − 1)
-    ends: float | None = None  # when that month ends: the next one starts afresh
+    starts: float | None = None  # when that month starts and ends: the next one starts afresh
+    ends: float | None = None
     meters: tuple[Metered, ...] = ()
 
 
 def _month(rule: BudgetRule, state: BudgetState, month: int) -> BudgetState:
     """A new month: every meter keeps its base and starts from nothing."""
     meters = tuple(m._replace(used=0.0, covered=0.0) for m in state.meters)
-    ends = period_start(rule.zone, "month", month + 1)
-    return replace(state, active=False, month=month, ends=ends, meters=meters)
+    starts, ends = (period_start(rule.zone, "month", m) for m in (month, month + 1))
+    return replace(state, active=False, month=month, starts=starts, ends=ends, meters=meters)
 
 
 def observe(
@@ -147,19 +148,21 @@ def observe(
     )
     if new is base or new is None:
         return state
-    month = period_index(rule.zone, "month", at)
-    if month != state.month:  # the next month, or the clock went back into an earlier one
-        state = _month(rule, state, month)
+    if state.starts is None or state.ends is None or not state.starts <= at < state.ends:
+        # The next month, or the clock went back into an earlier one.
+        state = _month(rule, state, period_index(rule.zone, "month", at))
+    assert state.starts is not None and state.ends is not None
     old = next((m for m in state.meters if m.device == device), None)
     spent, covered = (0.0, 0.0) if old is None else (old.used, old.covered)
     if interval is not None and interval.known:
-        for index, seconds, share in split(rule.zone, "month", interval):
-            # A sum past what a float holds is no consumption anyone can use: not counted.
-            if index == month and math.isfinite(spent + share):
-                spent, covered = spent + share, covered + seconds
+        seconds, share = within(interval, state.starts, state.ends)
+        # A sum past what a float holds is no consumption anyone can use: not counted.
+        if math.isfinite(spent + share):
+            spent, covered = spent + share, covered + seconds
     here = Metered(device, new.at, new.value, spent, covered)
     others = (m for m in state.meters if m.device != device and m.device in rule.devices())
-    return replace(state, meters=(*others, here))
+    # Built, not replace()d: this runs on every reading, and replace() costs several times more.
+    return BudgetState(state.active, state.month, state.starts, state.ends, (*others, here))
 
 
 def used(rule: BudgetRule, state: BudgetState) -> float:
@@ -170,9 +173,9 @@ def used(rule: BudgetRule, state: BudgetState) -> float:
 def projection(rule: BudgetRule, state: BudgetState) -> float | None:
     """The month's consumption projected to its end; None until every meter's readings cover
     ``min_elapsed`` of it."""
-    if state.month is None or state.ends is None:
+    if state.starts is None or state.ends is None:
         return None
-    length = state.ends - period_start(rule.zone, "month", state.month)
+    length = state.ends - state.starts
     need = rule.min_elapsed.total_seconds()
     by_device = {m.device: m for m in state.meters}
     total = 0.0

@@ -113,6 +113,7 @@ class Part(NamedTuple):
     """A period as far as readings have covered it."""
 
     key: int  # a local date's ordinal (day), or the week's number from 0001-01-01 (week)
+    ends: float  # when it ends
     used: float  # kWh or m³ in the time covered
     covered: float  # seconds
     marked: bool  # part of it is unknown
@@ -149,32 +150,43 @@ def _read(
     )
     if new is None or new is base:
         return None, [], None
-    now = period_index(rule.zone, rule.period, at)
     current = state.open
+    if interval is not None and current is not None and at < current.ends:
+        return new, [], _add(current, interval.start, at, interval.used, interval.known)
+    now = period_index(rule.zone, rule.period, at)
     if interval is None or current is None:  # the first reading, or the clock went back
-        return new, [], Part(now, 0.0, 0.0, False)
+        return new, [], _open(rule, now)
     completed: list[Part] = []
     if interval.known:
         pieces = list(split(rule.zone, rule.period, interval))
     else:
         pieces = [(current.key, 0.0, 0.0), (now, 0.0, 0.0)]
-    for index, seconds, share in pieces:
-        if index != current.key:
+    for key, seconds, share in pieces:
+        if key != current.key:
             completed.append(current)
-            current = Part(index, 0.0, 0.0, False)
-        spent = current.used + share
-        # A sum past what a float holds is no consumption anyone can use: unknown.
-        unknown = current.marked or not interval.known or not math.isfinite(spent)
-        current = Part(index, spent if not unknown else 0.0, current.covered + seconds, unknown)
+            current = _open(rule, key)
+        current = _add(current, 0.0, seconds, share, interval.known)
     if current.key != now:  # a reading on the boundary: the period it ends is complete
         completed.append(current)
-        current = Part(now, 0.0, 0.0, False)
+        current = _open(rule, now)
     return new, completed, current
 
 
+def _open(rule: DeviationRule, key: int) -> Part:
+    return Part(key, period_start(rule.zone, rule.period, key + 1), 0.0, 0.0, False)
+
+
+def _add(part: Part, start: float, end: float, used: float, known: bool) -> Part:
+    """The period with ``used`` over [start, end) added; not ``known``: marked unknown."""
+    spent = part.used + used
+    # A sum past what a float holds is no consumption anyone can use: unknown.
+    unknown = part.marked or not known or not math.isfinite(spent)
+    covered = part.covered + (end - start if known else 0.0)
+    return Part(part.key, part.ends, 0.0 if unknown else spent, covered, unknown)
+
+
 def _known(rule: DeviationRule, part: Part) -> bool:
-    start = period_start(rule.zone, rule.period, part.key)
-    length = period_start(rule.zone, rule.period, part.key + 1) - start
+    length = part.ends - period_start(rule.zone, rule.period, part.key)
     return not part.marked and part.covered >= length - _FULL
 
 
@@ -187,7 +199,8 @@ def observe(
     if new is None:
         return state, []
     judged = [Done(p.key, p.used) for p in completed if _known(rule, p)]
-    return replace(state, at=new.at, value=new.value, open=current), judged
+    # Built, not replace()d: this runs on every reading, and replace() costs several times more.
+    return DeviationState(state.active, new.at, new.value, current, state.done), judged
 
 
 def baseline(rule: DeviationRule, done: Sequence[Done], index: int) -> float | None:
@@ -216,8 +229,8 @@ def evaluate(
     """The state after readings received together at ``at``, and the consumption of the last
     period judged."""
     new, judged = observe(rule, state, values, at)
-    if new is state:
-        return state, None
+    if new is state or not judged:
+        return new, None
     active, value, done = new.active, None, new.done
     span = rule.step * rule.weeks
     for period in judged:

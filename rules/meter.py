@@ -44,6 +44,7 @@ __all__ = [
     "read",
     "split",
     "usable",
+    "within",
 ]
 
 Period = Literal["day", "week", "month"]
@@ -144,3 +145,12 @@ def split(zone: tzinfo, period: Period, interval: Interval) -> Iterator[tuple[in
         if hi >= end:
             return
         index += 1
+
+
+def within(interval: Interval, start: float, end: float) -> tuple[float, float]:
+    """The seconds of an interval inside [start, end), and its consumption there in proportion to
+    time: ``split`` for one period whose bounds are known, with no calendar to read."""
+    seconds = max(0.0, min(end, interval.end) - max(start, interval.start))
+    if interval.end > interval.start:
+        return seconds, interval.used * (seconds / (interval.end - interval.start))
+    return seconds, (interval.used if start <= interval.start < end else 0.0)

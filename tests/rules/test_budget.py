@@ -266,7 +266,7 @@ def test_an_alarm_restored_active_stands_until_a_verdict() -> None:
     # The engine restores an alarm active before a restart as active alone.
     r = rule()
     state, _ = run(r, metered(JULY, 10))
-    restored = BudgetState(True, state.month, state.ends, state.meters)
+    restored = BudgetState(True, state.month, state.starts, state.ends, state.meters)
     assert (
         SERIES(r, restored, "meter-wards", "energy", (5100.0,), instant(JULY) + 10 * HOUR)[1] == []
     )
@@ -297,7 +297,7 @@ def dumped(state: BudgetState) -> str:
     [
         BudgetState(),
         run(rule(meters=["meter-outpatient"]), metered(JULY, 200))[0],
-        BudgetState(True, 24306, 1.7e9, (Metered("a", 1.0, 2.0, 3.0, 4.0),)),
+        BudgetState(True, 24306, 1.6e9, 1.7e9, (Metered("a", 1.0, 2.0, 3.0, 4.0),)),
     ],
     ids=["empty", "a week", "active"],
 )

@@ -325,7 +325,7 @@ def dumped(state: DeviationState) -> str:
     [
         DeviationState(),
         run(rule(), daily(MONDAY, [*WEEKS, 130.0]))[0],
-        DeviationState(True, 1.0, 2.0, Part(739_432, 3.0, 4.0, True), (Done(739_431, 5.0),)),
+        DeviationState(True, 1.0, 2.0, Part(739_432, 1.7e9, 3.0, 4.0, True), (Done(739_431, 5.0),)),
     ],
     ids=["empty", "four weeks", "marked"],
 )

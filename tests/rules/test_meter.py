@@ -20,6 +20,7 @@ from rules.meter import (
     period_start,
     read,
     split,
+    within,
 )
 
 NAN, INF = float("nan"), float("inf")
@@ -165,6 +166,21 @@ def test_split_shares_in_proportion_to_time(
     interval: Interval, expected: list[tuple[float, float]]
 ) -> None:
     assert [(s, u) for _, s, u in split(LONDON, "month", interval)] == expected
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        (Interval(100.0, 200.0, 4.0, True), (50.0, 2.0)),
+        (Interval(160.0, 200.0, 4.0, True), (40.0, 4.0)),
+        (Interval(0.0, 100.0, 4.0, True), (0.0, 0.0)),
+        (Interval(150.0, 150.0, 4.0, True), (0.0, 4.0)),
+        (Interval(250.0, 250.0, 4.0, True), (0.0, 0.0)),
+    ],
+    ids=["across the start", "inside", "before", "an instant inside", "an instant after"],
+)
+def test_within_one_period(interval: Interval, expected: tuple[float, float]) -> None:
+    assert within(interval, 150.0, 250.0) == expected
 
 
 def test_a_share_of_the_largest_float_does_not_overflow() -> None:
