@@ -37,6 +37,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collector.duration import Duration, format_duration
 from rules.base import DEFAULT_DEADBAND_SHARE, Kind, Outcome, RuleBase, flip
+from rules.meter import JITTER, fold, usable
 from rules.schedule import Schedule
 
 __all__ = [
@@ -57,10 +58,7 @@ _HALF_HOUR = 1800.0
 _LOWEST = 8  # half-hours in a day's statistical baseload (Energy Sparks)
 _MIN_HALVES = 24  # half-hours known in a day for it to give a baseline
 _POINTS = 30  # the window is kept as one point per 1/30 of it
-_JITTER_KWH = 0.01  # an energy meter's usual last digit
 _MAX_W = 1e12  # a half-hour mean beyond a terawatt
-# Instants a calendar holds on every platform (after 1970, before the year 5000).
-_EARLIEST, _LATEST = 0.0, 1e11
 
 
 class AfterHoursPowerRule(RuleBase):
@@ -134,10 +132,6 @@ class AfterHoursPowerState:
     days: tuple[Baseline, ...] = ()  # daily baselines, the latest ``baseload_days``
 
 
-def _usable(at: float) -> bool:
-    return math.isfinite(at) and _EARLIEST <= at < _LATEST
-
-
 def _closed(rule: AfterHoursPowerRule, at: float) -> bool:
     return not rule.schedule.is_open(at)
 
@@ -158,12 +152,7 @@ def _added(
         # Values received together share one time: the last, the freshest, is the power now.
         wh = state.value * seconds / 3600.0
         return (wh if seconds <= rule.gap.total_seconds() else None), values[-1]
-    used, base, reset = 0.0, state.value, False
-    for value in values:
-        if value >= base:
-            used, base = used + (value - base), value
-        elif base - value > _JITTER_KWH:
-            reset, base = True, value
+    used, base, reset = fold(state.value, values, JITTER["energy"])
     known = not reset and seconds <= rule.gap.total_seconds()
     return (used * 1000.0 if known else None), base
 
@@ -234,7 +223,7 @@ def observe(
     """The state after readings received together at ``at``, before any verdict; the same object
     when they change nothing."""
     finite = [v for v in values if math.isfinite(v)]
-    if not finite or not _usable(at):
+    if not finite or not usable(at):
         return state
     if state.at is None or state.value is None or at < state.at:
         return _closed_time(rule, _restart(rule, state, at, finite[-1]), at)
@@ -318,7 +307,7 @@ def tick(
     rule: AfterHoursPowerRule, state: AfterHoursPowerState, now: float
 ) -> tuple[AfterHoursPowerState, float | None]:
     """Time passes: opening hours begin, or held power fills the window."""
-    if not _usable(now) or state.at is None or now < state.at:
+    if not usable(now) or state.at is None or now < state.at:
         return state, None
     if not _closed(rule, now):
         if state.since is None and not state.active:

@@ -94,6 +94,9 @@ class Kind(Generic[R, S]):
     state: type[S]
     initial: Callable[[R, float], S]
     series: Callable[[R, S, str, Sequence[float], float], Outcome[S]] | None = None
+    # A series that needs to know whose it is (a rule reading several devices): the device
+    # comes before the metric. A type gives this or ``series``.
+    device_series: Callable[[R, S, str, str, Sequence[float], float], Outcome[S]] | None = None
     tick: Callable[[R, S, float], Outcome[S]] | None = None
     access: Callable[[R, S, AccessEvent], Outcome[S]] | None = None
     availability: Callable[[R, S, bool, float], Outcome[S]] | None = None

@@ -140,7 +140,7 @@ class Engine:
                 (rule, fn)
                 for rule in self._by_device.get(device, ())
                 if any(d == device and m in (None, metric) for d, m in rule.reads())
-                and (fn := kind_of(rule).series) is not None
+                and (fn := _series_fn(rule, device)) is not None
             )
             self._series_fns[key] = found
         return found
@@ -208,6 +208,14 @@ class Engine:
             self.alarms[rule_id] = alarm
         else:
             self.alarms.pop(rule_id, None)
+
+
+def _series_fn(rule: Rule, device: str) -> SeriesFn | None:
+    kind = kind_of(rule)
+    whose = kind.device_series
+    if whose is None:
+        return kind.series
+    return lambda r, state, metric, values, at: whose(r, state, device, metric, values, at)
 
 
 def _raise(rule: Rule, alarm_id: str, at: float, value: float | None) -> Alarm:

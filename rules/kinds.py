@@ -10,7 +10,9 @@ import orjson
 from rules import (
     after_hours,
     after_hours_power,
+    budget,
     denied_burst,
+    deviation,
     door_forced,
     door_held,
     excursion,
@@ -34,6 +36,8 @@ KINDS: dict[str, Kind[Any, Any]] = {
     "night_flow": night_flow.KIND,
     "after_hours_power": after_hours_power.KIND,
     "excursion": excursion.KIND,
+    "budget": budget.KIND,
+    "deviation": deviation.KIND,
 }
 _BY_STATE = {kind.state: name for name, kind in KINDS.items()}
 

@@ -48,6 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collector.duration import Duration
 from rules.base import Kind, Outcome, RuleBase, flip
+from rules.meter import JITTER, fold, usable
 from rules.schedule import Span, TimeRange, format_span
 
 __all__ = [
@@ -65,10 +66,8 @@ __all__ = [
 _HOUR = 3600.0
 _DAY = 24  # hours without a zero one that make water run all day
 _KEEP = 48  # hours kept: a day to judge, and a night window of up to a day besides
+_JITTER = JITTER["water"]
 _FULL = _HOUR - 1e-3  # seconds of cover that make an hour whole, give or take float rounding
-_JITTER_M3 = 0.001  # one litre, a water meter's usual resolution
-# Instants a calendar holds on every platform (after 1970, before the year 5000).
-_EARLIEST, _LATEST = 0.0, 1e11
 
 
 class NightFlowRule(RuleBase):
@@ -193,17 +192,6 @@ def _night_end(span: Span, day: int) -> datetime:
     return start + timedelta(days=1 if span.overnight else 0, minutes=span.end)
 
 
-def _fold(base: float, values: Sequence[float]) -> tuple[float, float, bool]:
-    """The water (m³) from ``base`` through ``values``, the new base, and whether it was reset."""
-    used, reset = 0.0, False
-    for value in values:
-        if value >= base:
-            used, base = used + (value - base), value
-        elif base - value > _JITTER_M3:
-            reset, base = True, value
-    return used, base, reset
-
-
 def _spread(
     zone: tzinfo, hours: tuple[Hour, ...], start: float, end: float, litres: float, marked: bool
 ) -> tuple[Hour, ...]:
@@ -230,17 +218,13 @@ def _spread(
     return tuple(h for _, h in sorted(by_start.items())[-_KEEP:])
 
 
-def _usable(at: float) -> bool:
-    return math.isfinite(at) and _EARLIEST <= at < _LATEST
-
-
 def observe(
     rule: NightFlowRule, state: NightFlowState, values: Sequence[float], at: float
 ) -> NightFlowState:
     """The hours after meter readings (m³) received together at ``at``; the same object when
     they change nothing."""
     finite = [v for v in values if math.isfinite(v)]
-    if not finite or not _usable(at):
+    if not finite or not usable(at):
         return state
     zone = rule.zone
     if state.at is None or state.value is None or at < state.at:
@@ -248,8 +232,8 @@ def observe(
         # hours a clock set back has not reached yet.
         now = hour_start(zone, at)
         hours = tuple(h for h in state.hours if h.start < now)
-        return replace(state, at=at, value=_fold(finite[0], finite[1:])[1], hours=hours)
-    used, base, reset = _fold(state.value, finite)
+        return replace(state, at=at, value=fold(finite[0], finite[1:], _JITTER)[1], hours=hours)
+    used, base, reset = fold(state.value, finite, _JITTER)
     litres, seconds = used * 1000.0, at - state.at
     flow = litres * _HOUR / seconds if seconds > 0 else 0.0
     marked = (

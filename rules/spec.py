@@ -15,7 +15,9 @@ from collector.duration import Duration, format_duration
 from rules.after_hours import AfterHoursAccessRule
 from rules.after_hours_power import AfterHoursPowerRule
 from rules.base import DEFAULT_DEADBAND_SHARE, RuleBase, Severity
+from rules.budget import BudgetRule
 from rules.denied_burst import DeniedBurstRule
+from rules.deviation import DeviationRule
 from rules.door_forced import DoorForcedRule
 from rules.door_held import DoorHeldRule
 from rules.excursion import ExcursionRule
@@ -26,7 +28,9 @@ __all__ = [
     "DEFAULT_DEADBAND_SHARE",
     "AfterHoursAccessRule",
     "AfterHoursPowerRule",
+    "BudgetRule",
     "DeniedBurstRule",
+    "DeviationRule",
     "DoorForcedRule",
     "DoorHeldRule",
     "ExcursionRule",
@@ -97,6 +101,8 @@ Rule = Annotated[
     | AfterHoursAccessRule
     | NightFlowRule
     | AfterHoursPowerRule
-    | ExcursionRule,
+    | ExcursionRule
+    | BudgetRule
+    | DeviationRule,
     Field(discriminator="type"),
 ]

@@ -27,6 +27,10 @@ rules:
 """  # noqa: E501
 
 
+SILENT = "after: 15m, severity: medium, post: cold-store}"
+BUDGET = "meters: [meter-9], budget: 9000, timezone: Asia/Shanghai}"
+
+
 def broken(*edits: tuple[str, str]) -> str:
     text = EXAMPLE
     for old, new in edits:
@@ -162,6 +166,27 @@ MISTAKES = [
         [("after: 15m,", "after: 15m, metric: energy,")],
         ["rules[1].metric: a temperature has no 'energy'"],
         id="stale metric not for the kind",
+    ),
+    pytest.param(
+        [(SILENT, SILENT + "\n  - {id: month, type: budget, device: main-meter, " + BUDGET)],
+        ["rules[2].device: unknown device 'meter-9'"],
+        id="a budget's meter the site does not have",
+    ),
+    pytest.param(
+        [(SILENT, SILENT + "\n  - {id: month, type: budget, device: freezer-1, budget: 9000}")],
+        ["rules[2].timezone: Field required"],
+        id="a budget without its zone",
+    ),
+    pytest.param(
+        [
+            (
+                SILENT,
+                SILENT + "\n  - {id: day, type: deviation, device: freezer-1, above_percent: 20,"
+                " timezone: Asia/Shanghai}",
+            )
+        ],
+        ["rules[2].metric: a temperature has no 'energy'"],
+        id="a deviation on a thermometer",
     ),
     pytest.param(
         [("above: -15, ", "")],

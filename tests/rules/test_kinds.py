@@ -52,6 +52,22 @@ EXAMPLES: list[Rule] = TypeAdapter(list[Rule]).validate_python(
             "limit_w": 500,
             "schedule": {"timezone": "Asia/Shanghai", "weekly": {"mon-fri": "07:00-19:00"}},
         },
+        {
+            "id": "month",
+            "type": "budget",
+            "device": "p1",
+            "meters": ["p2"],
+            "budget": 12000,
+            "timezone": "Asia/Shanghai",
+        },
+        {
+            "id": "high-day",
+            "type": "deviation",
+            "device": "w1",
+            "metric": "water",
+            "above_percent": 30,
+            "timezone": "Asia/Shanghai",
+        },
     ]
 )
 
