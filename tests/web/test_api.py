@@ -5,7 +5,7 @@ import pytest
 
 from sync.client import SyncClient, TokenRefused
 from sync.hub import auth
-from sync.protocol import SyncAck
+from sync.protocol import ACTION_KINDS, SyncAck
 from tests.hubfixtures import (
     T0,
     Credentials,
@@ -201,6 +201,13 @@ def test_an_alarm_has_every_field(http: httpx.Client, seeded: Credentials) -> No
         "acked_at": None,
         "acked_by": None,
         "cleared_at": None,
+        "latched": False,
+        "closed_at": None,
+        "closed_by": None,
+        "disposition": None,
+        "mode": "in_service",
+        "mode_until": None,
+        "mode_by": None,
     }
 
 
@@ -248,6 +255,73 @@ def test_acknowledging_needs_a_maintenance_role(
         403,
         f"role '{role}' may not act on alarms",
     )
+
+
+def act(http: httpx.Client, creds: Credentials, body: dict[str, object]) -> httpx.Response:
+    return http.post("/api/v1/alarms/a1/actions", json=body, headers=bearer(creds.api))
+
+
+def test_a_shelve_at_the_hub_shows_and_goes_down_to_the_agent(
+    http: httpx.Client, seeded: Credentials
+) -> None:
+    response = act(http, seeded, {"kind": "shelve", "for": "2h", "note": "<b>sensor swap</b>"})
+    current = batch(after=3).model_copy(update={"action_kinds": list(ACTION_KINDS)})
+    ack = SyncAck.model_validate_json(push(http, seeded.agent, current).content)
+    shown = response.json()
+    assert (shown["mode"], shown["mode_by"], shown["state"]) == ("shelved", "ann", "unacknowledged")
+    assert [(a.action, a.rule, a.note, a.uid is not None) for a in ack.actions] == [
+        ("shelve", "freezer-warm", "<b>sensor swap</b>", True)
+    ]
+    history = get(http, seeded, "/api/v1/alarms/a1/actions").json()["items"]
+    assert [(h["kind"], h["by"], h["origin"], h["note"]) for h in history] == [
+        ("shelve", "ann", "hub", "<b>sensor swap</b>")
+    ]
+
+
+def test_an_older_agent_gets_only_acknowledgements(http: httpx.Client, seeded: Credentials) -> None:
+    act(http, seeded, {"kind": "disable", "note": "maintenance"})
+    act(http, seeded, {"kind": "ack"})
+    older = batch(after=3).model_copy(update={"action_kinds": None})
+    ack = SyncAck.model_validate_json(push(http, seeded.agent, older).content)
+    assert [a.action for a in ack.actions] == ["ack"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"kind": "shelve", "for": "25h"}, "shelving is limited to 1 day"),
+        ({"kind": "suppress"}, "an operator's suppression needs an end time"),
+        ({"kind": "close", "note": "done"}, "is not latched"),
+        ({"kind": "note"}, "note needs a note"),
+        ({"kind": "shelve", "for": "soon"}, "for: "),
+    ],
+)
+def test_an_action_that_cannot_be_taken_is_a_clear_422(
+    http: httpx.Client, seeded: Credentials, body: dict[str, object], detail: str
+) -> None:
+    response = act(http, seeded, body)
+    assert (response.status_code, detail in response.json()["detail"]) == (422, True)
+    assert get(http, seeded, "/api/v1/alarms/a1/actions").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"kind": "erase"}, {"kind": "note", "note": "x" * 2001}, {"kind": "ack", "extra": 1}],
+)
+def test_a_malformed_action_is_refused(
+    http: httpx.Client, seeded: Credentials, body: dict[str, object]
+) -> None:
+    assert act(http, seeded, body).status_code == 422
+
+
+def test_acting_needs_a_maintenance_role(
+    hub: RunningHub, http: httpx.Client, seeded: Credentials
+) -> None:
+    _, token = auth.create_user(hub.hubdb, "eve", "energy")
+    response = http.post(
+        "/api/v1/alarms/a1/actions", json={"kind": "disable"}, headers=bearer(token)
+    )
+    assert response.status_code == 403
 
 
 def test_acknowledging_an_unknown_alarm(http: httpx.Client, seeded: Credentials) -> None:
