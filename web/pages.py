@@ -62,12 +62,13 @@ def logout(request: Request, hubdb: Hub) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, user: SessionUser, hubdb: Hub) -> Response:
+    now = time.time()
     return _page(
         request,
         "dashboard.html",
         user=user,
-        boards=board.dashboard(hubdb),
-        now=time.time(),
+        boards=board.dashboard(hubdb, now),
+        now=now,
         refresh=REFRESH_SECONDS,
     )
 

@@ -3,11 +3,13 @@ last swipe at every gate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
+from rules.actions import Standing
 from rules.alarm import OPEN_STATES
+from sync.hub import actions as operator
 from sync.hub import query, schema
 from sync.hub.alarms import HubAlarm, from_row
 from sync.hub.db import HubDB
@@ -55,25 +57,34 @@ class SiteBoard:
     readings: list[LatestReading]
     devices: dict[str, Device]
     access: list[LatestAccess]
+    # How each open alarm's rule is announced now (absent: in service).
+    standings: dict[str, Standing] = field(default_factory=dict)
 
     def device(self, device_id: str) -> Device:
         return self.devices.get(device_id) or _unknown(device_id)
 
 
-def dashboard(hubdb: HubDB) -> list[SiteBoard]:
+def dashboard(hubdb: HubDB, now: float) -> list[SiteBoard]:
     summaries = query.sites(hubdb)
     with hubdb.read() as conn:
-        return [_board(conn, summary) for summary in summaries]
+        return [_board(conn, summary, now) for summary in summaries]
 
 
-def _board(conn: Connection, site: query.SiteSummary) -> SiteBoard:
+def _board(conn: Connection, site: query.SiteSummary, now: float) -> SiteBoard:
     devices = _devices(conn, site.id)
+    alarms = _open_alarms(conn, site.id)
+    held = operator.standings(conn, {(site.id, h.alarm.rule): h.alarm for h in alarms}, now)
     return SiteBoard(
         site=site,
-        alarms=_open_alarms(conn, site.id),
+        alarms=alarms,
         readings=_latest(conn, site.id, devices),
         devices=devices,
         access=_latest_access(conn, site.id, devices),
+        standings={
+            h.alarm.id: held[(site.id, h.alarm.rule)]
+            for h in alarms
+            if held[(site.id, h.alarm.rule)].mode != "in_service"
+        },
     )
 
 

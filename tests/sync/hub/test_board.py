@@ -10,7 +10,7 @@ def test_a_board_per_site_with_open_alarms_and_latest_values(hubdb: HubDB) -> No
     readings = [reading(1, value=-18), reading(2, ts=T0 + 9, value=-16), reading(3, device="x")]
     full = batch(readings=readings, alarm_events=events, devices=DEVICES)
     apply_batch(hubdb, "clinic", full, T0)
-    [clinic] = board.dashboard(hubdb)
+    [clinic] = board.dashboard(hubdb, T0)
     assert [h.alarm.id for h in clinic.alarms] == ["a1"]
     assert [(r.device.label, r.device.kind, r.value) for r in clinic.readings] == [
         ("Kitchen freezer", "temperature", -16.0),
@@ -20,4 +20,4 @@ def test_a_board_per_site_with_open_alarms_and_latest_values(hubdb: HubDB) -> No
 
 
 def test_no_sites_no_boards(hubdb: HubDB) -> None:
-    assert board.dashboard(hubdb) == []
+    assert board.dashboard(hubdb, T0) == []

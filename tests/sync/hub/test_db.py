@@ -72,3 +72,53 @@ def test_database_urls(url: str, driver: str) -> None:
 def test_unusable_database_urls(url: str, reason: str) -> None:
     with pytest.raises(InvalidDatabaseURL, match=reason):
         database_url(url)
+
+
+def test_a_hub_from_before_operator_actions_keeps_its_acknowledgements(hub_db_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from sync.hub.migrations import MIGRATIONS
+
+    url = hub_db_url.replace("sqlite:///", "sqlite+pysqlite:///").replace(
+        "postgresql://", "postgresql+psycopg://"
+    )
+    if hub_db_url.startswith("sqlite"):
+        Path(hub_db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    else:  # the session's database already has today's tables: start from none
+        current = open_hub(hub_db_url)
+        with current.write() as conn:
+            schema.metadata.drop_all(conn)
+        current.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        schema.schema_migrations.create(conn)
+        for old in MIGRATIONS[:2]:
+            old(conn)
+            conn.execute(schema.schema_migrations.insert().values(name=old.__name__, applied_at=0))
+        conn.execute(
+            text(
+                "INSERT INTO alarms (id, site, rule, device, severity, message, raised_at,"
+                " changed_at, active, activations, state) VALUES ('a1', 'clinic', 'freezer-warm',"
+                " 'freezer-1', 'high', 'warm', 1, 1, true, 1, 'acknowledged')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO alarm_actions (site, alarm_id, action, by, at, activation)"
+                " VALUES ('clinic', 'a1', 'ack', 'ann', 2, 1)"
+            )
+        )
+    engine.dispose()
+    hubdb = open_hub(hub_db_url)
+    with hubdb.read() as conn:
+        found = conn.execute(
+            select(
+                schema.alarm_actions.c.uid,
+                schema.alarm_actions.c.rule,
+                schema.alarm_actions.c.origin,
+            )
+        ).all()
+        latched = conn.execute(select(schema.alarms.c.latched)).scalar()
+    hubdb.close()
+    # The uid an agent made for this action when it applied it (agent.actions.from_hub).
+    assert (found, latched) == ([("hub-1", "freezer-warm", "hub")], False)

@@ -236,7 +236,7 @@ def test_an_agent_cannot_change_it(clinic: HubDB, silent: alarms.HubAlarm) -> No
 
 
 def test_it_is_on_the_board(clinic: HubDB, silent: alarms.HubAlarm) -> None:
-    [site] = board.dashboard(clinic)
+    [site] = board.dashboard(clinic, T0)
     assert [(h.alarm.id, site.device(h.alarm.device).label) for h in site.alarms] == [
         (silent.alarm.id, "clinic")
     ]
