@@ -24,6 +24,8 @@ CHATTER_SECONDS = 60.0
 STALE_SECONDS = 24 * 3600.0
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 ACTIVATED = frozenset({"raised", "reraised"})
+# A disposition closing a latched alarm acknowledges it too (rules.alarm.close).
+ANSWERED = frozenset({"acked", "closed"})
 INFINITY = float("inf")
 
 
@@ -113,7 +115,7 @@ def replay(changes: Iterable[Change]) -> tuple[tuple[Activation, ...], tuple[Spa
             unanswered.append(len(activations))
             activations.append(Activation(at))
             since = at if since is None else since
-        elif kind == "acked":
+        elif kind in ANSWERED:
             for i in unanswered:
                 activations[i] = replace(activations[i], acked_at=at, acked_by=by)
             unanswered = []

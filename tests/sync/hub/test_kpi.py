@@ -101,6 +101,12 @@ def test_exported_members_exist() -> None:
         # even when the hub's clock is behind the agent's.
         ([raised(10), acked(5), acked(5)], (Activation(10, 5, "ann"),), ((10, INF),)),
         ([acked(5), raised(10), cleared(20), cleared(30)], (Activation(10),), ((10, 20),)),
+        # A latched alarm closed with a disposition: the close answers it.
+        (
+            [raised(0), cleared(60), Change(600, "closed", "wang")],
+            (Activation(0, 600, "wang"),),
+            ((0, 60),),
+        ),
     ],
 )
 def test_replay(
