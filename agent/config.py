@@ -22,7 +22,9 @@ from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
 from rules.escalation import EscalationPolicy
+from rules.grouping import Grouping
 from rules.kinds import KINDS
+from rules.muting import InhibitRule
 from rules.roster import Roster, roster_problems
 from rules.spec import Rule
 
@@ -123,6 +125,8 @@ class Post(Strict):
     supervisor: Member | None = None
     # Whom to tell when, per severity, while nobody acknowledges (rules.escalation).
     escalation: EscalationPolicy = EscalationPolicy()
+    # When its people get messages (rules.grouping); none: the site's notify.grouping.
+    grouping: Grouping | None = None
 
     @model_validator(mode="after")
     def _roster_names(self) -> Post:
@@ -146,6 +150,10 @@ class Notify(Strict):
     retry_after: Duration = timedelta(seconds=30)
     retry_cap: Duration = timedelta(hours=1)
     give_up_after: Duration = timedelta(hours=24)
+    # Steps for one person folded into one message per group (rules.grouping); null: each alone.
+    grouping: Grouping | None = Grouping()
+    # Root-cause alarms muting their dependants' notifications (rules.muting).
+    inhibit: list[InhibitRule] = []
 
     @field_validator("timeout", "retry_after", "retry_cap", "give_up_after")
     @classmethod
@@ -187,6 +195,9 @@ class SiteConfig(Strict):
 
     def device_map(self) -> dict[str, DeviceConfig]:
         return {d.id: d for d in self.devices}
+
+    def grouping(self, post: Post) -> Grouping | None:
+        return post.grouping or self.notify.grouping
 
 
 def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
