@@ -88,10 +88,12 @@ def _sort(
     muted: Callable[[Alarm], bool],
     event: Callable[[Alarm], bool],
 ) -> tuple[list[HeldStep], list[HeldStep]]:
-    openings, rest = [], []
+    openings: list[HeldStep] = []
+    rest: list[HeldStep] = []
     for step in group.held:
         (rest if step.intent.reason == "cleared" else openings).append(step)
-    live, gone = [], []
+    live: list[HeldStep] = []
+    gone: list[HeldStep] = []
     for step in openings:
         alarm = alarms.get(step.intent.alarm)
         if alarm is None or not _current(step, alarm, grouping, event):
