@@ -39,7 +39,7 @@ from agent.config import Post, SiteConfig
 from agent.notify import escalation, groups, outbox, silences
 from agent.notify.escalation import Due
 from agent.notify.groups import Group
-from agent.notify.labels import Muting, labels, muting
+from agent.notify.labels import Labeller, Muting, muting
 from agent.notify.message import Message, render, render_group
 from agent.notify.outbox import Hold, Pending, Plan, Planned, QueuedChange
 from agent.notify.recipients import (
@@ -99,6 +99,7 @@ class Notifier:
         settings = config.notify
         self.conn = conn
         self.active_silences = active_silences or silences.active_silences(conn)
+        self.labels = Labeller(config)
         self.config = config
         self.clock = clock
         self.sender = sender or Sender(settings.timeout.total_seconds())
@@ -183,7 +184,7 @@ class Notifier:
         grouping = self.config.grouping(post)
         if grouping is not None and intent.reason != "flood":  # a flood is its own summary
             try:
-                key = grouping.key(labels(alarm, self.config))
+                key = grouping.key(self.labels(alarm))
             except Exception as error:
                 return Plan(intent.alarm, intent.reason, intent=intent, error=_error(error))
             return Plan(intent.alarm, intent.reason, intent=intent, hold=Hold(key, due.first))
@@ -206,8 +207,9 @@ class Notifier:
         return Plan(change.alarm.id, change.kind, self._planned(found, message))
 
     def _muting(self, now: float) -> Muting:
-        active = store.alarms_where(self.conn, "active = 1") if self.config.notify.inhibit else []
-        return muting(self.config, active, self.active_silences(now), now)
+        rules = self.config.notify.inhibit
+        active = store.alarms_where(self.conn, "active = 1") if rules else []
+        return muting(self.labels, rules, active, self.active_silences(now), now)
 
     def _route(self) -> None:
         """Send the groups whose message is due, and drop the steps gone stale in them."""

@@ -322,6 +322,9 @@ def prune(conn: sqlite3.Connection, before: float) -> int:
             " (SELECT id FROM alarms WHERE state != 'normal')",
             (before,),
         )
+        # Steps whose intents went with them, and groups with nothing to remember.
+        conn.execute("DELETE FROM notify_held WHERE intent NOT IN (SELECT id FROM notify_intents)")
+        conn.execute("DELETE FROM notify_groups WHERE told = '[]' AND last_sent_at < ?", (before,))
     return cursor.rowcount
 
 

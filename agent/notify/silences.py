@@ -12,10 +12,20 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, tzinfo
 
+from collector.duration import DurationError, parse_duration
 from rules.muting import LABELS, Silence
 
-__all__ = ["SilenceError", "active_silences", "add", "expire", "listed", "parse_matchers"]
+__all__ = [
+    "SilenceError",
+    "active_silences",
+    "add",
+    "expire",
+    "listed",
+    "parse_matchers",
+    "parse_when",
+]
 
 
 class SilenceError(ValueError):
@@ -36,6 +46,22 @@ def parse_matchers(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
     if not found:
         raise SilenceError("a silence needs at least one matcher: one without would mute all")
     return found
+
+
+def parse_when(text: str, zone: tzinfo, now: float) -> float:
+    """A duration from ``now`` (``2h``, ``1d``) or an ISO 8601 time, the site's local time when
+    it has no UTC offset."""
+    try:
+        return now + parse_duration(text).total_seconds()
+    except DurationError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SilenceError(
+            f"{text[:40]!r} is neither a duration (2h, 1d) nor a time (2026-11-01T08:30)"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).timestamp()
 
 
 def add(
