@@ -35,11 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from collector.config import Strict
 from collector.duration import Duration
-from rules.muting import Label
+from rules.muting import Label, Labels
 
 __all__ = ["Grouping", "Held", "flush_at"]
 
@@ -52,14 +52,7 @@ class Grouping(Strict):
     repeat_interval: Duration | None = timedelta(hours=4)
     immediate: list[str] = Field(default_factory=lambda: ["critical"])
 
-    @field_validator("group_wait", "group_interval", "repeat_interval")
-    @classmethod
-    def _not_negative(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value < timedelta(0):
-            raise ValueError("must not be negative")
-        return value
-
-    def key(self, labels: dict[str, str]) -> tuple[str, ...]:
+    def key(self, labels: Labels) -> tuple[str, ...]:
         return tuple(labels.get(name, "") for name in self.group_by if name != "post")
 
 
