@@ -189,6 +189,7 @@ class SiteConfig(Strict):
             problems += [f"rules[{i}].{line}" for line in _references(rule, devices)]
             if rule.post is not None and rule.post not in posts:
                 problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
+        problems += _inhibit_references(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -214,6 +215,25 @@ def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
         if reader is None or reader.kind != "access_reader":
             problems.append(f"reader: {reader_id!r} is not an access reader of the site")
     return problems
+
+
+def _inhibit_references(config: SiteConfig) -> list[str]:
+    """Matchers naming a device, rule or post the site does not have: they would never match,
+    and the mute they were written for would silently not happen."""
+    known = {
+        "device": {d.id for d in config.devices},
+        "rule": {r.id for r in config.rules},
+        "post": {p.id for p in config.posts},
+    }
+    return [
+        f"notify.inhibit[{i}].{side}.{label}: unknown {label} {value!r}"
+        for i, rule in enumerate(config.notify.inhibit)
+        for side, matchers in (("source", rule.source), ("target", rule.target))
+        for label, values in matchers.items()
+        if label in known
+        for value in values
+        if value not in known[label]
+    ]
 
 
 def _modbus_metrics(devices: list[DeviceConfig]) -> list[str]:

@@ -160,7 +160,9 @@ def render_group(
         for k, x in (("new", new), ("still", still), ("resolved", resolved))
         if x
     ]
-    title = f"[{severity.upper()}] {label(*CHANGES['group'])}: {', '.join(counts)} — {post}"
+    english, zh = CHANGES["group"]
+    what = f"{zh} {english}" if chinese else english  # as ``render`` writes a change
+    title = f"[{severity.upper()}] {what}: {', '.join(counts)} — {post}"
     title += f" / {' / '.join(w for w in where if w)}" if any(where) else ""
     firing = [a for a, _ in new] + list(still)
     kind: NotifyType = "success" if not firing else _kind(_worst(firing), "raised")

@@ -229,6 +229,57 @@ MISTAKES = [
         id="notify on a change that does not exist",
     ),
     pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {grouping: {group_wait: soon}}",
+            )
+        ],
+        ["notify.grouping.group_wait: not a duration: 'soon' (write e.g. 30s, 10m, 2h, 1d)"],
+        id="group wait that is not a duration",
+    ),
+    pytest.param(
+        [
+            (
+                "members: [",
+                "grouping: {group_by: [wing]}, members: [",
+            )
+        ],
+        [
+            "posts[0].grouping.group_by[0]: Input should be 'site', 'post', 'rule', 'type',"
+            " 'device', 'metric', 'severity', 'building', 'floor', 'room' or 'department'"
+        ],
+        id="group by a label that does not exist",
+    ),
+    pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {inhibit: [{source: {rule: x},"
+                " target: {type: stale}, equal: []}]}",
+            )
+        ],
+        [
+            "notify.inhibit[0]: equal: [] mutes the target everywhere: name the scope"
+            " (e.g. [building]) or list the target's devices"
+        ],
+        id="unscoped inhibition",
+    ),
+    pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {inhibit: [{source: {rule: mains-lost},"
+                " target: {device: [freezer-1, freezer-9]}}]}",
+            )
+        ],
+        [
+            "notify.inhibit[0].source.rule: unknown rule 'mains-lost'",
+            "notify.inhibit[0].target.device: unknown device 'freezer-9'",
+        ],
+        id="inhibition naming what the site does not have",
+    ),
+    pytest.param(
         [("storage: {path: ./data/agent.db}", "storage: {path: ./data/agent.db, size: 1}")],
         ["storage.size: Extra inputs are not permitted"],
         id="unknown key",

@@ -17,7 +17,7 @@ from agent.notify import silences
 from agent.writer import SyncAcked, Writer
 from collector.models import Reading
 from sync.protocol import ActionRecord
-from tests.agent.notify.conftest import Webhook
+from tests.agent.notify.conftest import Mailbox, Webhook
 from tests.agent.notify.test_escalation import Clock, passes, rows, titles
 from tests.agent.test_writer import T0, start_writer
 
@@ -327,3 +327,36 @@ def test_an_expired_silence_mutes_no_more(
     passes(config, Clock(), T0 + MINUTE + 1, T0 + MINUTE + 31)
 
     assert titles(webhook, "/li") == ["[HIGH] Alarm"]
+
+
+def test_a_flood_reaches_the_supervisor_as_one_summary_by_mail(
+    tmp_path: Path, webhook: Webhook, mailbox: Mailbox
+) -> None:
+    flood = {"more_than": 2, "within": "10m", "ends_below": 1}
+    config = site(
+        tmp_path / "agent.db",
+        webhook,
+        escalation={"high": {"steps": ["on_duty"], "repeat": 0}, "flood": flood},
+    )
+    document = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["posts"][0]["supervisor"]["notify"] = [mailbox.url("chen@example.org")]
+    config = SiteConfig.model_validate(document)
+    writer = start_writer(config.storage.path, config=config)
+    for i, device in enumerate(("f1", "f2", "f9")):
+        warm(writer, device, T0 + i)
+    writer.stop()
+    writer.conn.close()
+
+    passes(config, Clock(), T0 + 3, T0 + 33, T0 + 34, T0 + 20 * MINUTE, T0 + 3 * HOUR)
+
+    [mail] = mailbox.messages
+    assert mail["Subject"] == "[HIGH] Alarm flood: f9 — f9 temperature above -15"
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert "Alarms: 3" in text.get_content()
+    # The steps before the flood began are told, grouped; the one that began it is not.
+    [message] = webhook.bodies("/li")
+    assert message["title"] == "[HIGH] Alarms: 2 new — cold-store / Canteen"
+    assert rows(config, "SELECT who, reason FROM notify_intents WHERE reason = 'flood'") == [
+        ("supervisor", "flood")
+    ]
