@@ -448,3 +448,26 @@ def test_the_readme_roster_example_validates() -> None:
     assert warnings == []
     post = config.posts[0]
     assert (post.roster is not None, post.supervisor is not None) == (True, True)
+
+
+def test_the_readme_routing_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Notifications", 1)[1]
+    block = section.split("```yaml\n")[3].split("```", 1)[0]
+    site = (
+        "site: {id: s}\n"
+        "devices:\n"
+        "  - {id: gw-canteen, kind: temperature, location: {building: Canteen}}\n"
+        "  - {id: freezer-1, kind: temperature}\n"
+        "  - {id: freezer-2, kind: temperature}\n"
+        "  - {id: mains, kind: power_meter}\n"
+        "rules:\n"
+        "  - {id: mains-lost, type: threshold, device: mains, metric: power, below: 1}\n"
+    )
+    config, warnings = parse_site(site + block, env={})
+    assert warnings == []
+    grouping = config.notify.grouping
+    assert grouping is not None
+    assert grouping.repeat_interval == timedelta(hours=4)
+    assert [r.equal for r in config.notify.inhibit] == [["building"], []]
+    assert config.grouping(config.posts[0]) == config.posts[0].grouping
