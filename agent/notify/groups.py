@@ -61,17 +61,24 @@ def release(
     group: Group,
     steps: Sequence[HeldStep],
     message: tuple[str, str, Sequence[Planned]] | None,
-    told: Sequence[str],
+    told: Sequence[str] | None,
     now: float,
 ) -> None:
     """Take ``steps`` off the wait; with a ``message`` (alarm id, change, notifications), insert
-    it and record it as the group's last, with the alarms it ``told`` of."""
+    it and record it as the group's last, with the alarms it ``told`` of; without one, record
+    ``told`` alone (None: unchanged)."""
     with transaction(conn):
         conn.executemany("DELETE FROM notify_held WHERE intent = ?", [(s.id,) for s in steps])
         if message is None:
+            if told is not None:
+                conn.execute(
+                    "UPDATE notify_groups SET told = ? WHERE post = ? AND who = ? AND grp = ?",
+                    (json.dumps(list(told)), group.post, group.who, json.dumps(group.key)),
+                )
             return
         alarm_id, change, planned = message
         intent = steps[0].id if steps else None
+        told = told or ()
         for item in planned:
             insert(conn, alarm_id, change, item, now, intent)
         conn.execute(

@@ -227,7 +227,7 @@ class Notifier:
         for group in found:
             post = posts.get(group.post)
             if post is None:  # the post left the configuration: nobody to tell
-                groups.release(self.conn, group, group.held, None, (), now)
+                groups.release(self.conn, group, group.held, None, None, now)
                 continue
             grouping = self.config.grouping(post) or AT_ONCE
             present = self._present(post, group.who, now)

@@ -34,7 +34,8 @@ class Flush:
     new: tuple[HeldStep, ...] = ()  # the live steps, the latest per alarm
     still: tuple[Alarm, ...] = ()
     resolved: tuple[Alarm, ...] = ()
-    told: tuple[str, ...] = ()  # the alarms it leaves told of, still active
+    # The alarms it leaves told of, still active; None: as they were.
+    told: tuple[str, ...] | None = None
 
     first: bool = False  # the post's own URLs go with it
 
@@ -61,13 +62,16 @@ def decide(
     ongoing = any(a.active for a in told)
     at = flush_at(held, group.last_sent_at, ongoing, firing and present, grouping)
     if at is None or at > now:
+        if not group.held and group.told and not ongoing:
+            return Flush((), False, told=())  # all cleared, nothing to say: a new group next
         return Flush(tuple(gone), False) if gone else None
     new = _latest(s for s in live if s.intent.reason != "cleared")
     news = {s.intent.alarm for s in new}
     cleared = {s.intent.alarm for s in live if s.intent.reason == "cleared"} - news
     still = [a for a in told if a.active and a.id not in news and not muted(a)]
     resolved = [alarms[a] for a in sorted(cleared)]
-    resolved += [a for a in told if not a.active and a.id not in news | cleared]
+    # Cleared since the last message: news while the group goes on, not once it is over.
+    resolved += [a for a in told if ongoing and not a.active and a.id not in news | cleared]
     keep = [s.intent.alarm for s in new if alarms[s.intent.alarm].active]
     keep += [a.id for a in told if a.active and a.id not in news]
     return Flush(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,13 @@ import yaml
 from agent import store
 from agent.config import SiteConfig, parse_site
 from agent.notify import silences
+from agent.notify.groups import Group, HeldStep
+from agent.notify.routing import Flush, decide
 from agent.writer import SyncAcked, Writer
 from collector.models import Reading
+from rules.alarm import Alarm
+from rules.escalation import Intent, Reason
+from rules.grouping import Grouping
 from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Mailbox, Webhook
 from tests.agent.notify.test_escalation import Clock, passes, rows, titles
@@ -360,3 +366,94 @@ def test_a_flood_reaches_the_supervisor_as_one_summary_by_mail(
     assert rows(config, "SELECT who, reason FROM notify_intents WHERE reason = 'flood'") == [
         ("supervisor", "flood")
     ]
+
+
+# decide, on its own: what a group's turn does with each held step.
+
+A = Alarm("a", "warm-f1", "f1", "temperature", "high", "cold-store", "warm", T0, T0)
+B = replace(A, id="b", rule="warm-f2", device="f2")
+CLEARED = replace(A, active=False, cleared_at=T0 + 5, changed_at=T0 + 5)
+EVENT = replace(A, active=False, cleared_at=T0, changed_at=T0)
+CRITICAL_CLEARED = replace(CLEARED, severity="critical")
+
+
+def step(alarm: Alarm, reason: Reason = "raised", at: float = T0, number: int = 1) -> HeldStep:
+    intent = Intent("Li", reason, at, alarm.id, alarm.activations, "cold-store")
+    return HeldStep(number, intent, number == 1, at)
+
+
+def turn(
+    held: list[HeldStep],
+    alarms: list[Alarm],
+    told: tuple[str, ...] = (),
+    muted: frozenset[str] = frozenset(),
+    now: float = T0 + 30,
+    last: float | None = None,
+) -> Flush | None:
+    group = Group("cold-store", "Li", ("Canteen",), held, last, told)
+    return decide(
+        group,
+        Grouping(),
+        {a.id: a for a in alarms},
+        lambda alarm: alarm.id in muted,
+        lambda alarm: alarm.cleared_at == alarm.raised_at,
+        lambda alarm: True,
+        True,
+        now,
+    )
+
+
+def test_a_step_is_sent_after_the_group_wait() -> None:
+    flush = turn([step(A)], [A])
+    assert flush is not None
+    assert (flush.send, [s.intent.alarm for s in flush.new], flush.told, flush.first) == (
+        True,
+        ["a"],
+        ("a",),
+        True,
+    )
+    assert turn([step(A)], [A], now=T0 + 29) is None
+
+
+@pytest.mark.parametrize(
+    ("alarm", "sent"),
+    [
+        (CLEARED, False),  # cleared within the wait: dropped
+        (EVENT, True),  # an event has nothing to wait for
+        (CRITICAL_CLEARED, True),  # never held back, so never "within the wait"
+        (replace(A, activations=2), False),  # a later activation has steps of its own
+    ],
+)
+def test_a_step_whose_alarm_moved_on(alarm: Alarm, sent: bool) -> None:
+    flush = turn([step(A)], [alarm])
+    assert flush is not None
+    assert (flush.send, len(flush.steps)) == (sent, 1)
+
+
+def test_a_muted_step_stays_held_and_counts_for_nothing() -> None:
+    assert turn([step(A)], [A], muted=frozenset({"a"})) is None
+    flush = turn([step(A), step(B, number=2)], [A, B], muted=frozenset({"a"}))
+    assert flush is not None
+    assert [s.intent.alarm for s in flush.steps] == ["b"]
+
+
+def test_a_clearing_goes_to_who_was_told() -> None:
+    told = turn([step(CLEARED, "cleared")], [CLEARED], told=("a",), last=T0 - 600)
+    untold = turn([step(CLEARED, "cleared")], [CLEARED], last=T0 - 600)
+    assert told is not None and untold is not None
+    assert (told.send, told.resolved, told.told) == (True, (CLEARED,), ())
+    assert (untold.send, len(untold.steps)) == (False, 1)
+
+
+def test_what_cleared_since_is_news_only_while_the_group_goes_on() -> None:
+    gone = replace(CLEARED, id="c")
+    going = turn([step(B)], [A, B, gone], told=("a", "c"), last=T0 - 600, now=T0)
+    over = turn([step(B)], [B, gone], told=("c",), last=T0 - 600)
+    assert going is not None and over is not None
+    assert (going.still, going.resolved, going.told) == ((A,), (gone,), ("b", "a"))
+    assert (over.still, over.resolved, over.told) == ((), (), ("b",))
+
+
+def test_a_group_whose_alarms_all_cleared_forgets_them() -> None:
+    flush = turn([], [CLEARED], told=("a",), last=T0)
+    assert flush == Flush((), False, told=())
