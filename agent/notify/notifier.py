@@ -142,7 +142,10 @@ class Notifier:
         until the next pass."""
         while outbox.plan(self.conn, self._plan, self.clock()):
             pass  # each call asks escalation too: a backlog costs a few extra, cheap, passes
-        self._route()
+        try:
+            self._route()
+        except Exception:  # what waits keeps waiting; what is due is still sent
+            log.exception("notifications: grouping failed")
         self._deliver()
         now = self.clock()
         if now - self._pruned_at >= PRUNE_EVERY_S:
@@ -209,7 +212,12 @@ class Notifier:
     def _muting(self, now: float) -> Muting:
         rules = self.config.notify.inhibit
         active = store.alarms_where(self.conn, "active = 1") if rules else []
-        return muting(self.labels, rules, active, self.active_silences(now), now)
+        try:
+            found = self.active_silences(now)
+        except Exception:  # better a message too many than none at all
+            log.exception("notifications: silences could not be read; none applied")
+            found = []
+        return muting(self.labels, rules, active, found, now)
 
     def _route(self) -> None:
         """Send the groups whose message is due, and drop the steps gone stale in them."""
@@ -235,10 +243,10 @@ class Notifier:
             def repeats(alarm: Alarm, post: Post = post) -> bool:
                 return post.escalation.level(alarm.severity).reminder is not None
 
-            flush = decide(group, grouping, alarms, muted, self._event, repeats, present, now)
-            if flush is None:
-                continue
             try:
+                flush = decide(group, grouping, alarms, muted, self._event, repeats, present, now)
+                if flush is None:
+                    continue
                 message = self._compose(post, group, flush, alarms, now) if flush.send else None
             except Exception:  # kept waiting, visible in the log; the next pass tries again
                 log.exception("notifications: the message of a group of %s failed", post.id)

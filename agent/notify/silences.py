@@ -9,10 +9,12 @@ Expiring one sets its end to now, so the record of who muted what, and why, stay
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 
 from collector.duration import DurationError, parse_duration
 from rules.muting import LABELS, Silence
@@ -26,6 +28,9 @@ __all__ = [
     "parse_matchers",
     "parse_when",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class SilenceError(ValueError):
@@ -104,7 +109,7 @@ def listed(conn: sqlite3.Connection, since: float | None = None) -> list[Silence
         " WHERE ends_at > ? ORDER BY starts_at, id",
         (-float("inf") if since is None else since,),
     ).fetchall()
-    return [_silence(*row) for row in rows]
+    return _parsed(rows)
 
 
 def expire(conn: sqlite3.Connection, silence_id: str, now: float) -> Silence:
@@ -132,13 +137,23 @@ def active_silences(conn: sqlite3.Connection) -> Callable[[float], list[Silence]
             " WHERE starts_at <= ? AND ends_at > ?",
             (now, now),
         ).fetchall()
-        return [_silence(*row) for row in rows]
+        return _parsed(rows)
 
     return provide
+
+
+def _parsed(rows: Sequence[tuple[Any, ...]]) -> list[Silence]:
+    found = []
+    for row in rows:
+        try:
+            found.append(_silence(*row))
+        except (ValueError, TypeError, AttributeError):  # written by hand, or by a bug
+            log.warning("silence %s has unreadable matchers: ignored", row[0])
+    return found
 
 
 def _silence(
     silence_id: str, matchers: str, starts_at: float, ends_at: float, by: str, comment: str
 ) -> Silence:
-    parsed = {k: tuple(v) for k, v in json.loads(matchers).items()}
+    parsed = {str(k): tuple(str(x) for x in v) for k, v in json.loads(matchers).items()}
     return Silence(silence_id, parsed, starts_at, ends_at, by, comment)

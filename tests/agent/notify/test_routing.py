@@ -14,7 +14,7 @@ import yaml
 
 from agent import store
 from agent.config import SiteConfig, parse_site
-from agent.notify import silences
+from agent.notify import Notifier, silences
 from agent.notify.groups import Group, HeldStep
 from agent.notify.routing import Flush, decide
 from agent.writer import SyncAcked, Writer
@@ -22,6 +22,7 @@ from collector.models import Reading
 from rules.alarm import Alarm
 from rules.escalation import Intent, Reason
 from rules.grouping import Grouping
+from rules.muting import Silence
 from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Mailbox, Webhook
 from tests.agent.notify.test_escalation import Clock, passes, rows, titles
@@ -457,3 +458,25 @@ def test_what_cleared_since_is_news_only_while_the_group_goes_on() -> None:
 def test_a_group_whose_alarms_all_cleared_forgets_them() -> None:
     flush = turn([], [CLEARED], told=("a",), last=T0)
     assert flush == Flush((), False, told=())
+
+
+def test_silences_that_cannot_be_read_mute_nothing(
+    config: SiteConfig, webhook: Webhook, writer: Writer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(now: float) -> list[Silence]:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    warm(writer, "f1", T0)
+    clock = Clock()
+    running = Notifier(
+        store.connect(config.storage.path), config, clock=clock, active_silences=broken
+    )
+    try:
+        for clock.now in (T0 + 1, T0 + 31):
+            running.run_once()
+    finally:
+        running.stop()
+        running.conn.close()
+
+    assert titles(webhook, "/li") == ["[HIGH] Alarm"]
+    assert "silences could not be read; none applied" in caplog.text

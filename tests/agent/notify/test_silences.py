@@ -182,3 +182,17 @@ def test_expiring_an_unknown_silence_says_so(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "no silence 'nope' in force or to come" in result.output
+
+
+def test_an_unreadable_silence_is_ignored_not_fatal(
+    conn: sqlite3.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = silences.add(conn, {"device": ("f1",)}, T, T + 60, "li", "defrost", T)
+    conn.execute(
+        "INSERT INTO silences VALUES ('bad', '[\"device\"]', ?, ?, 'x', 'hand-edited', ?)",
+        (T, T + 60, T),
+    )
+
+    assert silences.active_silences(conn)(T + 1) == [good]
+    assert silences.listed(conn) == [good]
+    assert "silence bad has unreadable matchers: ignored" in caplog.text
