@@ -119,6 +119,7 @@ class Counts:
     failing: int = 0  # pending after at least one failed attempt
     failed: int = 0
     delivered: int = 0
+    waiting: int = 0  # steps held for their group's message (agent.notify.groups)
 
 
 @contextmanager
@@ -346,7 +347,11 @@ def counts(conn: sqlite3.Connection) -> Counts:
         " COALESCE(SUM(failed_at IS NOT NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0)"
         " FROM notifications"
     ).fetchone()
-    return Counts(pending, failing, failed, delivered)
+    held = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_held'"
+    ).fetchone()
+    waiting = conn.execute("SELECT COUNT(*) FROM notify_held").fetchone()[0] if held else 0
+    return Counts(pending, failing, failed, delivered, waiting)
 
 
 def problems(conn: sqlite3.Connection, limit: int = 20) -> list[Problem]:

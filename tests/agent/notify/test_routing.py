@@ -14,7 +14,7 @@ import yaml
 
 from agent import store
 from agent.config import SiteConfig, parse_site
-from agent.notify import Notifier, silences
+from agent.notify import Notifier, outbox, silences
 from agent.notify.groups import Group, HeldStep
 from agent.notify.routing import Flush, decide
 from agent.writer import SyncAcked, Writer
@@ -229,6 +229,8 @@ def test_a_restart_in_the_middle_of_a_group_wait_loses_and_doubles_nothing(
     warm(writer, "f1", T0)
     passes(config, Clock(), T0 + 1)  # planned, held; the process ends
     warm(writer, "f2", T0 + 5)
+    with sqlite3.connect(config.storage.path) as conn:
+        assert outbox.counts(conn) == outbox.Counts(waiting=1)
 
     for now in (T0 + 10, T0 + 29, T0 + 30, T0 + 31, T0 + 60, T0 + 5 * MINUTE):
         passes(config, Clock(), now)
