@@ -36,7 +36,6 @@ class Flush:
     resolved: tuple[Alarm, ...] = ()
     # The alarms it leaves told of, still active; None: as they were.
     told: tuple[str, ...] | None = None
-
     first: bool = False  # the post's own URLs go with it
 
 
