@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -140,6 +143,112 @@ def agent_import_readings(config: Path, file: Path) -> None:
     for problem in report.rejected:
         click.echo(f"{file}:{problem.line}: {problem.reason}")
     sys.exit(1 if report.rejected else 0)
+
+
+@agent.group("silence")
+def agent_silence() -> None:
+    """Mute notifications about matching alarms for a while (they are still evaluated and
+    recorded): add, list and expire silences in the agent's store."""
+
+
+@agent_silence.command("add")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option(
+    "--match",
+    "-m",
+    "matchers",
+    multiple=True,
+    required=True,
+    help="label=value (site, post, rule, type, device, metric, severity, building, floor, room,"
+    " department); repeat it: every label must match, a label given twice takes either value.",
+)
+@click.option("--until", "ends", required=True, help="An end: 2h, 1d, or 2026-11-01T08:30.")
+@click.option("--from", "starts", default=None, help="A start (default now): 30m, or a time.")
+@click.option("--by", "author", required=True, help="Who silences: the record says so.")
+@click.option("--comment", required=True, help="Why: the record says so.")
+def agent_silence_add(
+    config: Path,
+    matchers: tuple[str, ...],
+    ends: str,
+    starts: str | None,
+    author: str,
+    comment: str,
+) -> None:
+    """Silence the alarms matching every --match, until --until; prints the silence's id.
+    Times without a UTC offset are the site's local time."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from agent.notify import silences
+
+    site, _ = _load_or_exit(config)
+    now = time.time()
+    zone = ZoneInfo(site.site.timezone)
+    try:
+        found = silences.parse_matchers(matchers)
+        begins = now if starts is None else silences.parse_when(starts, zone, now)
+        ending = silences.parse_when(ends, zone, now)
+        with _store(site) as conn:
+            silence = silences.add(conn, found, begins, ending, author, comment, now)
+    except silences.SilenceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(silence.id)
+
+
+@agent_silence.command("list")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Include the silences that have ended.")
+def agent_silence_list(config: Path, everything: bool) -> None:
+    """List the silences in force or to come (with --all, ended ones too), in the site's time."""
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from agent.notify import silences
+
+    site, _ = _load_or_exit(config)
+    zone = ZoneInfo(site.site.timezone)
+    with _store(site) as conn:
+        found = silences.listed(conn, None if everything else time.time())
+    for s in found:
+        start, end = (
+            datetime.fromtimestamp(t, zone).isoformat("T", "minutes")
+            for t in (s.starts_at, s.ends_at)
+        )
+        match = " ".join(f"{k}={v}" for k, values in s.matchers.items() for v in values)
+        click.echo(f"{s.id}  {start} .. {end}  {match}  by {s.created_by}: {s.comment}")
+
+
+@agent_silence.command("expire")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("silence_id")
+def agent_silence_expire(config: Path, silence_id: str) -> None:
+    """End the silence SILENCE_ID now; its record stays."""
+    import time
+
+    from agent.notify import silences
+
+    site, _ = _load_or_exit(config)
+    try:
+        with _store(site) as conn:
+            silences.expire(conn, silence_id, time.time())
+    except silences.SilenceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"silence {silence_id} expired")
+
+
+@contextmanager
+def _store(site: SiteConfig) -> Iterator[sqlite3.Connection]:
+    from agent import store
+
+    try:
+        conn = store.open_store(site.storage.path, site.site.id)
+    except (store.StoreError, OSError, sqlite3.Error) as error:
+        raise click.ClickException(f"{site.storage.path}: {error}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _load_or_exit(config: Path, exit_code: int = 2) -> tuple[SiteConfig, list[str]]:

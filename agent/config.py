@@ -22,7 +22,9 @@ from collector.duration import Duration
 from collector.formats import topic_conflicts
 from collector.modbus import ModbusSource
 from rules.escalation import EscalationPolicy
+from rules.grouping import Grouping
 from rules.kinds import KINDS
+from rules.muting import InhibitRule
 from rules.roster import Roster, roster_problems
 from rules.spec import Rule
 
@@ -123,6 +125,8 @@ class Post(Strict):
     supervisor: Member | None = None
     # Whom to tell when, per severity, while nobody acknowledges (rules.escalation).
     escalation: EscalationPolicy = EscalationPolicy()
+    # When its people get messages (rules.grouping); none: the site's notify.grouping.
+    grouping: Grouping | None = None
 
     @model_validator(mode="after")
     def _roster_names(self) -> Post:
@@ -146,6 +150,10 @@ class Notify(Strict):
     retry_after: Duration = timedelta(seconds=30)
     retry_cap: Duration = timedelta(hours=1)
     give_up_after: Duration = timedelta(hours=24)
+    # Steps for one person folded into one message per group (rules.grouping); null: each alone.
+    grouping: Grouping | None = Grouping()
+    # Root-cause alarms muting their dependants' notifications (rules.muting).
+    inhibit: list[InhibitRule] = []
 
     @field_validator("timeout", "retry_after", "retry_cap", "give_up_after")
     @classmethod
@@ -181,12 +189,16 @@ class SiteConfig(Strict):
             problems += [f"rules[{i}].{line}" for line in _references(rule, devices)]
             if rule.post is not None and rule.post not in posts:
                 problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
+        problems += _inhibit_references(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def device_map(self) -> dict[str, DeviceConfig]:
         return {d.id: d for d in self.devices}
+
+    def grouping(self, post: Post) -> Grouping | None:
+        return post.grouping or self.notify.grouping
 
 
 def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
@@ -203,6 +215,25 @@ def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
         if reader is None or reader.kind != "access_reader":
             problems.append(f"reader: {reader_id!r} is not an access reader of the site")
     return problems
+
+
+def _inhibit_references(config: SiteConfig) -> list[str]:
+    """Matchers naming a device, rule or post the site does not have: they would never match,
+    and the mute they were written for would silently not happen."""
+    known = {
+        "device": {d.id for d in config.devices},
+        "rule": {r.id for r in config.rules},
+        "post": {p.id for p in config.posts},
+    }
+    return [
+        f"notify.inhibit[{i}].{side}.{label}: unknown {label} {value!r}"
+        for i, rule in enumerate(config.notify.inhibit)
+        for side, matchers in (("source", rule.source), ("target", rule.target))
+        for label, values in matchers.items()
+        if label in known
+        for value in values
+        if value not in known[label]
+    ]
 
 
 def _modbus_metrics(devices: list[DeviceConfig]) -> list[str]:

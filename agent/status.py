@@ -46,7 +46,7 @@ def notification_lines(status: Status) -> list[str]:
     n = status.notifications
     lines = [
         f"notifications: {n.pending} pending ({n.failing} failing), {n.failed} failed, "
-        f"{n.delivered} delivered"
+        f"{n.delivered} delivered, {n.waiting} waiting for their group"
     ]
     for p in status.notification_problems:
         if p.failed_at is None:

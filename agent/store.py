@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,32 @@ def m008_operator_actions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX actions_pending ON actions (id) WHERE applied_at IS NULL")
 
 
+@migrations()
+def m009_notify_routing(db: sqlite_utils.Database) -> None:
+    # Grouping (agent.notify.groups): a step escalation planned waits in notify_held for its
+    # group's message, which releases it in the transaction that inserts the message; each
+    # group's last message and the alarms it told of are in notify_groups. Both survive a
+    # restart, so a group wait under way is neither lost nor sent twice. ``grp``: the values of
+    # the group_by labels, as JSON.
+    db.execute(
+        """CREATE TABLE notify_held (
+            intent INTEGER PRIMARY KEY, post TEXT NOT NULL, who TEXT NOT NULL,
+            grp TEXT NOT NULL, first INTEGER NOT NULL, held_at REAL NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TABLE notify_groups (
+            post TEXT NOT NULL, who TEXT NOT NULL, grp TEXT NOT NULL, last_sent_at REAL NOT NULL,
+            told TEXT NOT NULL, PRIMARY KEY (post, who, grp))"""
+    )
+    # Silences (agent.notify.silences), keyed by a uuid so the hub can take them over later.
+    db.execute(
+        """CREATE TABLE silences (
+            id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL,
+            ends_at REAL NOT NULL, created_by TEXT NOT NULL, comment TEXT NOT NULL,
+            created_at REAL NOT NULL)"""
+    )
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 
@@ -229,6 +256,16 @@ def open_alarms(conn: sqlite3.Connection) -> list[Alarm]:
     conn.row_factory = sqlite3.Row
     try:
         rows = conn.execute("SELECT * FROM alarms WHERE state != 'normal'").fetchall()
+    finally:
+        conn.row_factory = None
+    return [alarm_from_row(r) for r in rows]
+
+
+def alarms_where(conn: sqlite3.Connection, where: str, args: Sequence[Any] = ()) -> list[Alarm]:
+    """The alarms an SQL condition on the ``alarms`` table selects."""
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute(f"SELECT * FROM alarms WHERE {where}", tuple(args)).fetchall()
     finally:
         conn.row_factory = None
     return [alarm_from_row(r) for r in rows]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -48,15 +48,20 @@ def pending(
     tz: tzinfo,
     queued: Sequence[QueuedChange],
     now: float,
+    muted: Callable[[Alarm], bool] | None = None,
 ) -> list[Due]:
     """What is due about ``post``'s alarms at ``now`` and not planned yet; ``queued``: its
-    changes taken off the queue in this pass."""
+    changes taken off the queue in this pass. An alarm ``muted`` (silenced, inhibited) is left
+    out, as if it did not exist: nothing falls due about it, it does not count towards a flood,
+    and once nothing mutes it escalation tells of it as it stands then."""
     flood = post.escalation.flood
     since = min([now - (flood.within.total_seconds() if flood else 0.0), *(c.at for c in queued)])
     ids = _alarm_ids(conn, post.id, since) | {c.alarm.id for c in queued}
     if not ids:
         return []
     histories = _histories(conn, sorted(ids), since)
+    if muted is not None:
+        histories = [h for h in histories if not (h and muted(h[-1].alarm))]
     sent = planned_intents(conn, ids)
     found: list[Due] = []
     for at in sorted({c.at for c in queued}):

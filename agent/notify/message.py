@@ -7,6 +7,7 @@ are in the site's time zone, values carry their unit.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from agent.notify.sender import NotifyType
 from collector.models import METRICS
 from rules.alarm import Alarm
 
-__all__ = ["Message", "render"]
+__all__ = ["Message", "render", "render_group"]
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 CHANGES = {
@@ -28,7 +29,15 @@ CHANGES = {
     "escalated": ("Not acknowledged", "未确认"),
     "reminder": ("Still active", "仍在报警"),
     "flood": ("Alarm flood", "报警泛滥"),
+    # A group's message (agent.notify.routing)
+    "group": ("Alarms", "报警汇总"),
 }
+SECTIONS = {
+    "new": ("New", "新报警"),
+    "still": ("Still active", "仍在报警"),
+    "resolved": ("Cleared", "已恢复"),
+}
+_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 SEVERITIES = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
 STATES = {
     "unacknowledged": "未确认",
@@ -103,6 +112,66 @@ def render(
     what = f"{zh} {english}" if chinese else english
     title = f"[{both(alarm.severity, SEVERITIES).upper()}] {what}: {device_name} — {alarm.message}"
     return Message(title, "\n".join(x for x in lines if x), _kind(alarm, change))
+
+
+def render_group(
+    new: Sequence[tuple[Alarm, str]],
+    still: Sequence[Alarm],
+    resolved: Sequence[Alarm],
+    post: str,
+    where: Sequence[str],
+    at: float,
+    config: SiteConfig,
+) -> Message:
+    """One message about a group's alarms: ``new`` with the reason each is told for, those
+    ``still`` active and those ``resolved`` since the group's last message; ``where``: the
+    group's label values (its building)."""
+    everything = [a for a, _ in new] + list(still) + list(resolved)
+    devices = config.device_map()
+    site = config.site.name or config.site.id
+    names = [devices[a.device].label if a.device in devices else a.device for a in everything]
+    chinese = bool(
+        _CJK.search(" ".join([site, post, *where, *names, *(a.message for a in everything)]))
+    )
+
+    def label(english: str, zh: str) -> str:
+        return f"{english} {zh}" if chinese else english
+
+    def item(alarm: Alarm, reason: str | None = None) -> str:
+        name = devices[alarm.device].label if alarm.device in devices else alarm.device
+        value = _value(alarm)
+        told = f"{label(*CHANGES[reason])}: " if reason not in (None, "raised") else ""
+        details = ", ".join(x for x in (alarm.severity, value) if x)
+        return f"- {told}{name} — {alarm.message} ({details})"
+
+    lines = [f"{label(*LABELS['site'])}: {site}", f"{label(*LABELS['post'])}: {post}"]
+    lines += [f"{label(*LABELS['location'])}: {' / '.join(where)}"] if any(where) else []
+    lines.append(f"{label(*LABELS['time'])}: {_time(at, config.site.timezone)}")
+    for key, items in (
+        ("new", [item(a, r) for a, r in new]),
+        ("still", [item(a) for a in still]),
+        ("resolved", [item(a) for a in resolved]),
+    ):
+        lines += [f"{label(*SECTIONS[key])} ({len(items)}):", *items] if items else []
+    worst = _worst(everything).severity
+    severity = f"{worst} {SEVERITIES[worst]}" if chinese and worst in SEVERITIES else worst
+    counts = [
+        f"{len(x)} {label(*SECTIONS[k]).lower()}"
+        for k, x in (("new", new), ("still", still), ("resolved", resolved))
+        if x
+    ]
+    english, zh = CHANGES["group"]
+    what = f"{zh} {english}" if chinese else english  # as ``render`` writes a change
+    title = f"[{severity.upper()}] {what}: {', '.join(counts)} — {post}"
+    title += f" / {' / '.join(w for w in where if w)}" if any(where) else ""
+    firing = [a for a, _ in new] + list(still)
+    kind: NotifyType = "success" if not firing else _kind(_worst(firing), "raised")
+    return Message(title, "\n".join(lines), kind)
+
+
+def _worst(alarms: Sequence[Alarm]) -> Alarm:
+    """An unknown severity counts as critical, as escalation treats it."""
+    return max(alarms, key=lambda a: _RANK.get(a.severity, 3))
 
 
 def _value(alarm: Alarm) -> str | None:

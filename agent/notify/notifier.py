@@ -10,6 +10,12 @@ message; to one URL they go one at a time, in the order of the changes (``outbox
 failed send is tried again with exponential back-off (``agent.notify.retry``) until the give-up
 time, then marked failed.
 
+Grouping (``rules.grouping``) sits between escalation and delivery: a step planned for a person
+waits in its group (``agent.notify.groups``) until the group's message is due, and each pass
+sends the groups whose turn it is (``agent.notify.routing``). Muted alarms — silenced
+(``active_silences``, the store's ``silences`` by default) or inhibited (``notify.inhibit``) —
+are left out of escalation while muted (``rules.muting``).
+
 Delivery is at least once: a send that succeeded but whose success was not recorded (the agent
 was killed in between) is sent again after the restart.
 """
@@ -25,18 +31,33 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from agent import store
 from agent.config import Post, SiteConfig
-from agent.notify import escalation, outbox
+from agent.notify import escalation, groups, outbox, silences
 from agent.notify.escalation import Due
-from agent.notify.message import Message, render
-from agent.notify.outbox import Pending, Plan, Planned, QueuedChange
-from agent.notify.recipients import Recipient, addressed, configured_urls, recipients
+from agent.notify.groups import Group
+from agent.notify.labels import Labeller, Muting, muting
+from agent.notify.message import Message, render, render_group
+from agent.notify.outbox import Hold, Pending, Plan, Planned, QueuedChange
+from agent.notify.recipients import (
+    POST_ITSELF,
+    Recipient,
+    addressed,
+    addressed_to,
+    configured_urls,
+    recipients,
+)
 from agent.notify.retry import RetryPolicy, next_attempt
+from agent.notify.routing import Flush, decide
 from agent.notify.sender import Outcome, Sender, target
 from rules.alarm import Alarm, AlarmChange
-from rules.escalation import ACTIVATING
+from rules.escalation import ACTIVATING, SUPERVISOR
+from rules.grouping import Grouping
+from rules.muting import Silence
+from rules.roster import on_duty
 
 __all__ = ["Notifier", "NotifyStats"]
 
@@ -48,6 +69,9 @@ PRUNE_EVERY_S = 3600.0
 WORKERS = 4
 
 Recipients = Callable[[Alarm, SiteConfig, float], list[Recipient]]
+Silences = Callable[[float], list[Silence]]
+# A post whose grouping was turned off while steps waited: they go at once.
+AT_ONCE = Grouping(group_wait=timedelta(0), group_interval=timedelta(0), repeat_interval=None)
 
 
 @dataclass
@@ -70,9 +94,12 @@ class Notifier:
         find_recipients: Recipients = recipients,
         rng: random.Random | None = None,
         poll: float = POLL_S,
+        active_silences: Silences | None = None,
     ) -> None:
         settings = config.notify
         self.conn = conn
+        self.active_silences = active_silences or silences.active_silences(conn)
+        self.labels = Labeller(config)
         self.config = config
         self.clock = clock
         self.sender = sender or Sender(settings.timeout.total_seconds())
@@ -115,6 +142,10 @@ class Notifier:
         until the next pass."""
         while outbox.plan(self.conn, self._plan, self.clock()):
             pass  # each call asks escalation too: a backlog costs a few extra, cheap, passes
+        try:
+            self._route()
+        except Exception:  # what waits keeps waiting; what is due is still sent
+            log.exception("notifications: grouping failed")
         self._deliver()
         now = self.clock()
         if now - self._pruned_at >= PRUNE_EVERY_S:
@@ -136,11 +167,12 @@ class Notifier:
     def _plan(self, changes: Sequence[QueuedChange]) -> list[Plan]:
         """Escalation's intents for every post, then the acknowledgements asked for."""
         now = self.clock()
+        muted = self._muting(now)
         plans = []
         for post in self.config.posts:
             queued = [c for c in changes if c.alarm.post == post.id]
             try:
-                found = escalation.pending(self.conn, post, self.zone, queued, now)
+                found = escalation.pending(self.conn, post, self.zone, queued, now, muted)
             except Exception as error:  # kept as failed, visible, like a change that cannot be
                 log.exception("notifications: escalation of post %s failed", post.id)
                 plans += [_failed(c, error) for c in queued if c.kind in ACTIVATING]
@@ -152,6 +184,13 @@ class Notifier:
         intent, alarm = due.intent, due.alarm
         if intent.reason in ("raised", "reraised", "cleared") and intent.reason not in self.changes:
             return Plan(intent.alarm, intent.reason, intent=intent)  # planned as nothing to send
+        grouping = self.config.grouping(post)
+        if grouping is not None and intent.reason != "flood":  # a flood is its own summary
+            try:
+                key = grouping.key(self.labels(alarm))
+            except Exception as error:
+                return Plan(intent.alarm, intent.reason, intent=intent, error=_error(error))
+            return Plan(intent.alarm, intent.reason, intent=intent, hold=Hold(key, due.first))
         at = intent.at if intent.reason == "cleared" else alarm.changed_at
         try:
             message = render(alarm, intent.reason, at, None, self.config, intent.alarms)
@@ -169,6 +208,88 @@ class Notifier:
         except Exception as error:
             return _failed(change, error)
         return Plan(change.alarm.id, change.kind, self._planned(found, message))
+
+    def _muting(self, now: float) -> Muting:
+        rules = self.config.notify.inhibit
+        active = store.alarms_where(self.conn, "active = 1") if rules else []
+        try:
+            found = self.active_silences(now)
+        except Exception:  # better a message too many than none at all
+            log.exception("notifications: silences could not be read; none applied")
+            found = []
+        return muting(self.labels, rules, active, found, now)
+
+    def _route(self) -> None:
+        """Send the groups whose message is due, and drop the steps gone stale in them."""
+        found = groups.read(self.conn)
+        if not found:
+            return
+        now = self.clock()
+        ids = sorted(
+            {s.intent.alarm for g in found for s in g.held} | {a for g in found for a in g.told}
+        )
+        marks = ", ".join("?" * len(ids))
+        alarms = {a.id: a for a in store.alarms_where(self.conn, f"id IN ({marks})", ids)}
+        muted = self._muting(now)
+        posts = {p.id: p for p in self.config.posts}
+        for group in found:
+            post = posts.get(group.post)
+            if post is None:  # the post left the configuration: nobody to tell
+                groups.release(self.conn, group, group.held, None, None, now)
+                continue
+            grouping = self.config.grouping(post) or AT_ONCE
+            present = self._present(post, group.who, now)
+
+            def repeats(alarm: Alarm, post: Post = post) -> bool:
+                return post.escalation.level(alarm.severity).reminder is not None
+
+            try:
+                flush = decide(group, grouping, alarms, muted, self._event, repeats, present, now)
+                if flush is None:
+                    continue
+                message = self._compose(post, group, flush, alarms, now) if flush.send else None
+            except Exception:  # kept waiting, visible in the log; the next pass tries again
+                log.exception("notifications: the message of a group of %s failed", post.id)
+                continue
+            groups.release(self.conn, group, flush.steps, message, flush.told, now)
+
+    def _event(self, alarm: Alarm) -> bool:
+        """Whether the alarm's last activation was an event: cleared the instant it began."""
+        start = self.conn.execute(
+            "SELECT MAX(at) FROM alarm_events WHERE alarm_id = ?"
+            " AND kind IN ('raised', 'reraised')",
+            (alarm.id,),
+        ).fetchone()[0]
+        return not alarm.active and alarm.cleared_at is not None and alarm.cleared_at == start
+
+    def _present(self, post: Post, who: str, now: float) -> bool:
+        if who in (SUPERVISOR, POST_ITSELF):
+            return True
+        return who in on_duty(post.roster, [m.name for m in post.members], self.zone, now)
+
+    def _compose(
+        self, post: Post, group: Group, flush: Flush, alarms: dict[str, Alarm], now: float
+    ) -> tuple[str, str, list[Planned]]:
+        new = [(alarms[s.intent.alarm], s.intent) for s in flush.new]
+        everything = [a for a, _ in new] + list(flush.still) + list(flush.resolved)
+        if len(everything) == 1 and new:
+            [(alarm, intent)] = new
+            change: str = intent.reason
+            message = render(alarm, change, alarm.changed_at, None, self.config, intent.alarms)
+        elif len(everything) == 1:
+            [alarm] = everything
+            change = "cleared" if flush.resolved else "reminder"
+            at = alarm.cleared_at if flush.resolved and alarm.cleared_at else alarm.changed_at
+            message = render(alarm, change, at, None, self.config)
+        else:
+            alarm, change = everything[0], "group"
+            reasons = [(a, i.reason) for a, i in new]
+            where = [v for v in group.key if v]
+            message = render_group(
+                reasons, flush.still, flush.resolved, post.name or post.id, where, now, self.config
+            )
+        found = addressed_to(group.who, post, flush.first)
+        return alarm.id, change, self._planned(found, message)
 
     def _planned(self, found: list[Recipient], message: Message) -> list[Planned]:
         planned = []

@@ -26,6 +26,7 @@ from rules.escalation import Intent
 
 __all__ = [
     "Counts",
+    "Hold",
     "Pending",
     "Plan",
     "Planned",
@@ -33,12 +34,14 @@ __all__ = [
     "QueuedChange",
     "counts",
     "due",
+    "insert",
     "next_due",
     "plan",
     "planned_intents",
     "problems",
     "prune",
     "record",
+    "transaction",
 ]
 
 
@@ -58,15 +61,27 @@ class Planned:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """An intent to wait in its group (``agent.notify.groups``) instead of being sent now:
+    ``group`` is the values of the group's labels, ``first`` whether the post's own URLs go
+    with it."""
+
+    group: tuple[str, ...]
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What to store about an alarm ``change`` (a change kind or an escalation's reason): its
-    notifications, the ``intent`` they carry out, or why none could be prepared."""
+    notifications, the ``intent`` they carry out, or why none could be prepared; or that the
+    intent waits for its group's message (``hold``)."""
 
     alarm_id: str
     change: str
     planned: Sequence[Planned] = ()
     intent: Intent | None = None
     error: str | None = None
+    hold: Hold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +119,11 @@ class Counts:
     failing: int = 0  # pending after at least one failed attempt
     failed: int = 0
     delivered: int = 0
+    waiting: int = 0  # steps held for their group's message (agent.notify.groups)
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -136,7 +152,7 @@ def plan(
     plans = planner(changes)
     if not rows and not plans:
         return 0  # the usual case: no write lock taken, the writer never waits for this
-    with _transaction(conn):
+    with transaction(conn):
         for item in plans:
             _insert_plan(conn, item, now)
         if rows:
@@ -151,8 +167,22 @@ def _insert_plan(conn: sqlite3.Connection, item: Plan, now: float) -> None:
     if item.error is not None:
         _insert_unplanned(conn, item.alarm_id, item.change, now, item.error)
         return
+    if item.hold is not None and item.intent is not None:
+        conn.execute(
+            "INSERT INTO notify_held (intent, post, who, grp, first, held_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                intent,
+                item.intent.post,
+                item.intent.who,
+                json.dumps(item.hold.group),
+                item.hold.first,
+                now,
+            ),
+        )
+        return
     for planned in item.planned:
-        _insert(conn, item.alarm_id, item.change, planned, now, intent)
+        insert(conn, item.alarm_id, item.change, planned, now, intent)
 
 
 def _insert_intent(conn: sqlite3.Connection, intent: Intent, now: float) -> int | None:
@@ -190,7 +220,7 @@ def planned_intents(conn: sqlite3.Connection, alarm_ids: Iterable[str]) -> list[
     ]
 
 
-def _insert(
+def insert(
     conn: sqlite3.Connection,
     alarm_id: str,
     change: str,
@@ -259,7 +289,7 @@ def record(
     now: float,
 ) -> None:
     """Each attempt's outcome: delivered, to be retried at the time given, or given up (None)."""
-    with _transaction(conn):
+    with transaction(conn):
         for pending, outcome, retry_at in results:
             if outcome.ok:
                 conn.execute(
@@ -284,7 +314,7 @@ def record(
 def prune(conn: sqlite3.Connection, before: float) -> int:
     """Forget notifications delivered or given up before ``before``, and the intents of closed
     alarms planned before then (an open one's are its ``sent``: kept while it is open)."""
-    with _transaction(conn):
+    with transaction(conn):
         cursor = conn.execute(
             "DELETE FROM notifications WHERE COALESCE(delivered_at, failed_at) < ?", (before,)
         )
@@ -293,6 +323,9 @@ def prune(conn: sqlite3.Connection, before: float) -> int:
             " (SELECT id FROM alarms WHERE state != 'normal')",
             (before,),
         )
+        # Steps whose intents went with them, and groups with nothing to remember.
+        conn.execute("DELETE FROM notify_held WHERE intent NOT IN (SELECT id FROM notify_intents)")
+        conn.execute("DELETE FROM notify_groups WHERE told = '[]' AND last_sent_at < ?", (before,))
     return cursor.rowcount
 
 
@@ -314,7 +347,11 @@ def counts(conn: sqlite3.Connection) -> Counts:
         " COALESCE(SUM(failed_at IS NOT NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0)"
         " FROM notifications"
     ).fetchone()
-    return Counts(pending, failing, failed, delivered)
+    held = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_held'"
+    ).fetchone()
+    waiting = conn.execute("SELECT COUNT(*) FROM notify_held").fetchone()[0] if held else 0
+    return Counts(pending, failing, failed, delivered, waiting)
 
 
 def problems(conn: sqlite3.Connection, limit: int = 20) -> list[Problem]:

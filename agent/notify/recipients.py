@@ -19,7 +19,14 @@ from rules.alarm import Alarm
 from rules.escalation import SUPERVISOR, Intent
 from rules.roster import on_duty
 
-__all__ = ["POST_ITSELF", "Recipient", "addressed", "configured_urls", "recipients"]
+__all__ = [
+    "POST_ITSELF",
+    "Recipient",
+    "addressed",
+    "addressed_to",
+    "configured_urls",
+    "recipients",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +56,17 @@ def recipients(alarm: Alarm, config: SiteConfig, now: float) -> list[Recipient]:
 def addressed(intent: Intent, post: Post, with_post: bool) -> list[Recipient]:
     """Whom ``intent`` names (a member, or the supervisor), then the post's URLs if
     ``with_post``; each URL once."""
-    if intent.who == POST_ITSELF:
+    return addressed_to(intent.who, post, with_post)
+
+
+def addressed_to(who: str, post: Post, with_post: bool) -> list[Recipient]:
+    """``who`` as escalation names people: a member's name, ``SUPERVISOR`` or ``POST_ITSELF``."""
+    if who == POST_ITSELF:
         return _once([Recipient(f"post {post.id}", url) for url in post.notify])
-    if intent.who == SUPERVISOR:
+    if who == SUPERVISOR:
         person, role = post.supervisor, ", supervisor"
     else:
-        person, role = next((m for m in post.members if m.name == intent.who), None), ""
+        person, role = next((m for m in post.members if m.name == who), None), ""
     found = (
         []
         if person is None

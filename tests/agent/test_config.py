@@ -254,6 +254,57 @@ MISTAKES = [
         id="notify on a change that does not exist",
     ),
     pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {grouping: {group_wait: soon}}",
+            )
+        ],
+        ["notify.grouping.group_wait: not a duration: 'soon' (write e.g. 30s, 10m, 2h, 1d)"],
+        id="group wait that is not a duration",
+    ),
+    pytest.param(
+        [
+            (
+                "members: [",
+                "grouping: {group_by: [wing]}, members: [",
+            )
+        ],
+        [
+            "posts[0].grouping.group_by[0]: Input should be 'site', 'post', 'rule', 'type',"
+            " 'device', 'metric', 'severity', 'building', 'floor', 'room' or 'department'"
+        ],
+        id="group by a label that does not exist",
+    ),
+    pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {inhibit: [{source: {rule: x},"
+                " target: {type: stale}, equal: []}]}",
+            )
+        ],
+        [
+            "notify.inhibit[0]: equal: [] mutes the target everywhere: name the scope"
+            " (e.g. [building]) or list the target's devices"
+        ],
+        id="unscoped inhibition",
+    ),
+    pytest.param(
+        [
+            (
+                "storage: {path: ./data/agent.db}",
+                "storage: {path: ./data/agent.db}\nnotify: {inhibit: [{source: {rule: mains-lost},"
+                " target: {device: [freezer-1, freezer-9]}}]}",
+            )
+        ],
+        [
+            "notify.inhibit[0].source.rule: unknown rule 'mains-lost'",
+            "notify.inhibit[0].target.device: unknown device 'freezer-9'",
+        ],
+        id="inhibition naming what the site does not have",
+    ),
+    pytest.param(
         [("storage: {path: ./data/agent.db}", "storage: {path: ./data/agent.db, size: 1}")],
         ["storage.size: Extra inputs are not permitted"],
         id="unknown key",
@@ -422,3 +473,26 @@ def test_the_readme_roster_example_validates() -> None:
     assert warnings == []
     post = config.posts[0]
     assert (post.roster is not None, post.supervisor is not None) == (True, True)
+
+
+def test_the_readme_routing_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Notifications", 1)[1]
+    block = section.split("```yaml\n")[3].split("```", 1)[0]
+    site = (
+        "site: {id: s}\n"
+        "devices:\n"
+        "  - {id: gw-canteen, kind: temperature, location: {building: Canteen}}\n"
+        "  - {id: freezer-1, kind: temperature}\n"
+        "  - {id: freezer-2, kind: temperature}\n"
+        "  - {id: mains, kind: power_meter}\n"
+        "rules:\n"
+        "  - {id: mains-lost, type: threshold, device: mains, metric: power, below: 1}\n"
+    )
+    config, warnings = parse_site(site + block, env={})
+    assert warnings == []
+    grouping = config.notify.grouping
+    assert grouping is not None
+    assert grouping.repeat_interval == timedelta(hours=4)
+    assert [r.equal for r in config.notify.inhibit] == [["building"], []]
+    assert config.grouping(config.posts[0]) == config.posts[0].grouping

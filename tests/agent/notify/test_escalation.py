@@ -173,7 +173,7 @@ def test_a_post_that_is_only_a_group_channel_hears_its_alarms(
     running.stop()
     running.conn.close()
 
-    passes(config, Clock(), T0 + 1, T0 + 60 * MINUTE)
+    passes(config, Clock(), T0 + 1, T0 + 31, T0 + 60 * MINUTE)
 
     # With nobody else to turn to, escalation comes back to the group.
     assert titles(webhook, "/group") == [

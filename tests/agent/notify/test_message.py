@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import SiteConfig
-from agent.notify.message import render
+from agent.notify.message import render, render_group
 from rules.alarm import Alarm
 from tests.support.site import site_config
 
@@ -97,3 +97,46 @@ def test_an_alarm_without_a_value_or_a_known_device_still_reads(config: SiteConf
     assert "Device 设备: gone" in body
     assert "Value" not in body
     assert "Location" not in body
+
+
+def test_a_group_message_lists_what_is_new_still_active_and_cleared(config: SiteConfig) -> None:
+    door = replace(WARM, id="a2", rule="door-open", device="door-1", severity="critical")
+    door = replace(door, metric="contact", value=1.0, message="freezer door open")
+    gone = replace(WARM, id="a3", active=False, cleared_at=T0 + 60, value=-20.0)
+
+    message = render_group(
+        [(WARM, "raised"), (door, "escalated")],
+        [],
+        [gone],
+        "冷库管理员 / Cold-store keeper",
+        ["Canteen"],
+        T0 + 120,
+        config,
+    )
+
+    assert message.title == (
+        "[CRITICAL 紧急] 报警汇总 Alarms: 2 new 新报警, 1 cleared 已恢复"
+        " — 冷库管理员 / Cold-store keeper / Canteen"
+    )
+    assert message.body.splitlines() == [
+        "Site 站点: Test Clinic",
+        "Post 岗位: 冷库管理员 / Cold-store keeper",
+        "Location 位置: Canteen",
+        "Time 时间: 2025-11-23 20:15:20 (UTC+08:00, Asia/Shanghai)",
+        "New 新报警 (2):",
+        "- Kitchen freezer <b> — freezer-1 temperature above -15 (high, -12.5 °C)",
+        "- Not acknowledged 未确认: Freezer door — freezer door open (critical, open)",
+        "Cleared 已恢复 (1):",
+        "- Kitchen freezer <b> — freezer-1 temperature above -15 (high, -20 °C)",
+    ]
+    assert message.kind == "failure"
+
+
+def test_a_group_message_of_cleared_alarms_only_is_a_success(config: SiteConfig) -> None:
+    gone = replace(WARM, active=False, cleared_at=T0 + 60)
+    other = replace(gone, id="a3", severity="low")
+
+    message = render_group([], [], [gone, other], "cold-store", [], T0, config)
+
+    assert message.kind == "success"
+    assert message.title == "[HIGH] Alarms: 2 cleared — cold-store"

@@ -223,7 +223,9 @@ def test_a_cleared_alarm_is_notified_only_when_asked(
     tmp_path: Path, webhook: Webhook, changes: list[str], types: list[str]
 ) -> None:
     db = tmp_path / "agent.db"
-    config = notify_config(db, "mqtt://127.0.0.1:1", member=[webhook.url("/li")], changes=changes)
+    config = notify_config(
+        db, "mqtt://127.0.0.1:1", member=[webhook.url("/li")], changes=changes, grouping=None
+    )
     with writer_and_notifier(config) as (writer, _):
         writer.submit(temp(-10.0, T0))
         writer.submit(temp(-20.0, T0 + 1))
