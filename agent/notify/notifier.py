@@ -13,8 +13,9 @@ time, then marked failed.
 Grouping (``rules.grouping``) sits between escalation and delivery: a step planned for a person
 waits in its group (``agent.notify.groups``) until the group's message is due, and each pass
 sends the groups whose turn it is (``agent.notify.routing``). Muted alarms — silenced
-(``active_silences``, the store's ``silences`` by default) or inhibited (``notify.inhibit``) —
-are left out of escalation while muted (``rules.muting``).
+(``active_silences``, the store's ``silences`` by default), inhibited (``notify.inhibit``), or
+of a rule shelved, suppressed or out of service (``agent.actions``) — are left out of escalation
+while muted (``rules.muting``).
 
 Delivery is at least once: a send that succeeded but whose success was not recorded (the agent
 was killed in between) is sent again after the restart.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from agent import store
+from agent import actions, store
 from agent.config import Post, SiteConfig
 from agent.notify import escalation, groups, outbox, silences
 from agent.notify.escalation import Due
@@ -217,7 +218,15 @@ class Notifier:
         except Exception:  # better a message too many than none at all
             log.exception("notifications: silences could not be read; none applied")
             found = []
-        return muting(self.labels, rules, active, found, now)
+        muted = muting(self.labels, rules, active, found, now)
+        standing = actions.standings(
+            self.conn, {a.rule: a for a in store.open_alarms(self.conn)}, now
+        )
+        quiet = {rule for rule, held in standing.items() if held.mode != "in_service"}
+        if not quiet:
+            return muted
+        # Shelved, suppressed or out of service (rules.actions): recorded, not announced.
+        return lambda alarm: alarm.rule in quiet or muted(alarm)
 
     def _route(self) -> None:
         """Send the groups whose message is due, and drop the steps gone stale in them."""

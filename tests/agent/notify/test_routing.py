@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent import store
+from agent import actions, store
 from agent.config import SiteConfig, parse_site
 from agent.notify import Notifier, outbox, silences
 from agent.notify.groups import Group, HeldStep
@@ -482,3 +482,35 @@ def test_silences_that_cannot_be_read_mute_nothing(
 
     assert titles(webhook, "/li") == ["[HIGH] Alarm"]
     assert "silences could not be read; none applied" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "until", "note"),
+    [
+        ("disable", None, "compressor repair"),
+        ("suppress", T0 + HOUR, "cleaning"),
+        ("shelve", T0 + HOUR, None),
+    ],
+)
+def test_a_rule_shelved_suppressed_or_out_of_service_is_not_announced_until_it_is_back(
+    config: SiteConfig,
+    webhook: Webhook,
+    writer: Writer,
+    kind: str,
+    until: float | None,
+    note: str | None,
+) -> None:
+    with sqlite3.connect(config.storage.path) as conn:
+        rule = actions.Target("warm-f1")
+        actions.take(conn, actions.new_action(kind, rule, "Li", T0 - 10, note, until))
+    warm(writer, "f1", T0)
+    warm(writer, "f9", T0)
+    passes(config, Clock(), T0 + 1, T0 + 31)
+    assert ["f9" in b["title"] for b in webhook.bodies("/li")] == [True]
+    with sqlite3.connect(config.storage.path) as conn:
+        back = {"disable": "enable", "suppress": "unsuppress", "shelve": "unshelve"}[kind]
+        actions.take(conn, actions.new_action(back, rule, "Li", T0 + MINUTE))
+
+    passes(config, Clock(), T0 + MINUTE + 1, T0 + MINUTE + 31)
+
+    assert ["f1" in b["title"] for b in webhook.bodies("/li")] == [False, True]
