@@ -25,6 +25,7 @@ CHANGES = {
     "reraised": ("Alarm again", "再次报警"),
     "cleared": ("Cleared", "已恢复"),
     "acked": ("Acknowledged", "已确认"),
+    "closed": ("Closed", "已处置"),
     # Escalation's reasons (rules.escalation)
     "escalated": ("Not acknowledged", "未确认"),
     "reminder": ("Still active", "仍在报警"),
@@ -43,6 +44,7 @@ STATES = {
     "unacknowledged": "未确认",
     "acknowledged": "已确认",
     "cleared_unacknowledged": "已恢复未确认",
+    "latched": "已恢复待处置",
     "normal": "正常",
 }
 LABELS = {
@@ -56,6 +58,8 @@ LABELS = {
     "time": ("Time", "时间"),
     "post": ("Post", "岗位"),
     "by": ("Acknowledged by", "确认人"),
+    "closed_by": ("Closed by", "处置人"),
+    "disposition": ("Disposition", "处置"),
     "alarms": ("Alarms", "报警数"),
 }
 
@@ -106,6 +110,8 @@ def render(
         line("time", _time(at, config.site.timezone)),
         line("post", post_name),
         line("by", by if change == "acked" else None),
+        line("closed_by", by if change == "closed" else None),
+        line("disposition", alarm.disposition if change == "closed" else None),
         line("alarms", str(len(alarms)) if alarms else None),
     ]
     english, zh = CHANGES.get(change, (change, change))

@@ -91,6 +91,23 @@ def test_each_change_has_its_title_and_apprise_type(
     assert message.kind == kind
 
 
+def test_a_closed_latched_alarm_says_who_closed_it_and_why(config: SiteConfig) -> None:
+    closed = replace(
+        WARM,
+        latched=True,
+        active=False,
+        closed_at=T0 + 600,
+        closed_by="Wang",
+        disposition="seal replaced <b>",
+    )
+    message = render(closed, "closed", T0 + 600, "Wang", config)
+    assert message.title.startswith("[HIGH 高] 已处置 Closed:")
+    assert message.body.splitlines()[-2:] == [
+        "Closed by 处置人: Wang",
+        "Disposition 处置: seal replaced <b>",
+    ]
+
+
 def test_an_alarm_without_a_value_or_a_known_device_still_reads(config: SiteConfig) -> None:
     stale = replace(WARM, device="gone", metric=None, value=None, message="no data from gone")
     body = render(stale, "raised", T0, None, config).body
