@@ -8,14 +8,17 @@ HubError
 │   ├── WrongSite        an agent token used for another site's batch
 │   └── NotPermitted     a user's role does not allow the action
 ├── NotFound             the thing does not exist                           (404)
-│   └── UnknownAlarm
+│   ├── UnknownAlarm
+│   ├── UnknownSite
+│   └── UnknownConfigVersion
 ├── Conflict             it already exists                                  (409)
 │   └── DuplicateUser
 └── InvalidInput         the request is malformed                           (422)
     ├── InvalidDatabaseURL
     ├── InvalidRole
     ├── InvalidTime
-    └── InvalidBatch     a sync batch that breaks the protocol
+    ├── InvalidBatch     a sync batch that breaks the protocol
+    └── InvalidConfig    a site configuration that does not validate (``errors``: one per line)
 """
 
 from __future__ import annotations
@@ -71,6 +74,20 @@ class UnknownAlarm(NotFound):
         self.alarm_id = alarm_id
 
 
+class UnknownSite(NotFound):
+    def __init__(self, site: str) -> None:
+        super().__init__(f"no site {site!r}")
+        self.site = site
+
+
+class UnknownConfigVersion(NotFound):
+    def __init__(self, site: str, version: int | None) -> None:
+        which = "no configuration" if version is None else f"no configuration version {version}"
+        super().__init__(f"site {site!r} has {which}")
+        self.site = site
+        self.version = version
+
+
 class Conflict(HubError):
     pass
 
@@ -111,3 +128,9 @@ class InvalidBatch(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid sync batch: {reason}")
         self.reason = reason
+
+
+class InvalidConfig(InvalidInput):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid site configuration: " + "; ".join(errors))
+        self.errors = errors

@@ -20,7 +20,14 @@ Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x6677_6875_6200
 
 
-_ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
+_ADDED_LATER = frozenset(
+    {
+        schema.schema_migrations.name,
+        schema.meter_events.name,
+        schema.site_configs.name,
+        schema.site_config_status.name,
+    }
+)
 
 
 def m001_initial(conn: Connection) -> None:
@@ -32,7 +39,12 @@ def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
+def m003_site_configs(conn: Connection) -> None:
+    schema.site_configs.create(conn)
+    schema.site_config_status.create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_site_configs]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:
