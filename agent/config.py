@@ -22,10 +22,14 @@ from collector.duration import Duration
 from rules.site import (
     URL_CHECK,
     ConfigError,
+    Format,
     Member,
     Post,
     describe,
+    managed,
+    parse_spec,
     raw_references,
+    read_text,
     site_problems,
 )
 from rules.spec import Rule
@@ -40,6 +44,7 @@ __all__ = [
     "parse_site",
     "read_document",
     "validate_document",
+    "with_spec",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -200,6 +205,25 @@ def validate_document(
         raise ConfigError(lines) from None
     warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
     return config, warnings
+
+
+def with_spec(
+    config: SiteConfig, text: str, fmt: Format, env: Mapping[str, str] | None = None
+) -> tuple[SiteConfig, list[str]]:
+    """``config`` with its devices, posts and rules replaced by a hub-delivered version's.
+
+    The same checks as ``validate_document``: the version's ``${VAR}`` are expanded from this
+    agent's environment and every notify URL is checked with apprise. The other sections are
+    ``config``'s own and already valid, and nothing in them refers to the replaced ones, so the
+    whole is valid when the replaced part is.
+    """
+    missing: list[str] = []
+    sections = managed(read_text(text, fmt))
+    expanded = expand_env(sections, os.environ if env is None else env, missing)
+    spec = parse_spec(expanded, CONTEXT)
+    update = {"devices": spec.devices, "posts": spec.posts, "rules": spec.rules}
+    warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
+    return config.model_copy(update=update), warnings
 
 
 def parse_site(text: str, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from agent import store
+from agent import downlink, store
 from collector.config import DeviceConfig
 from sync.protocol import (
     STREAMS,
@@ -51,6 +51,7 @@ def build_batch(
     meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    config_version, config_rejected = downlink.report(conn)
     return SyncBatch(
         site=site,
         site_name=site_name,
@@ -64,6 +65,8 @@ def build_batch(
         meter_events=meter_events,
         applied_actions=reported,
         quarantined=quarantined,
+        config_version=config_version,
+        config_rejected=config_rejected,
     )
 
 

@@ -17,11 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agent import manual, store
+from agent import downlink, manual, store
+from agent.config import SiteConfig
 from agent.counters import CounterGuard, MeterEvent
+from agent.downlink import NewConfig
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
-from rules.alarm import AlarmChange
+from rules.alarm import AlarmChange, clear
 from rules.engine import Engine, UnknownAlarm
 from rules.kinds import dump_state
 from sync.protocol import ActionRecord
@@ -54,7 +56,7 @@ class Barrier:
     done: threading.Event
 
 
-Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | Barrier
+Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | NewConfig | Barrier
 # What one message (or one call) became, and what to run once all of it is committed.
 Entry = tuple[Sequence[Item], Ack | None]
 
@@ -82,8 +84,13 @@ class Writer:
         max_queue: int = 100_000,
         on_alarm: Callable[[AlarmChange], None] | None = None,
         guard: CounterGuard | None = None,
+        on_reconfigure: Callable[[SiteConfig], None] | None = None,
     ) -> None:
         self.guard = guard
+        # After the commit that switched the rules: the rest of the agent follows (router,
+        # subscriptions, notifier, sync).
+        self.on_reconfigure = on_reconfigure
+        self._reconfigured: list[SiteConfig] = []
         self.conn = conn
         self.engine = engine
         self.commit_interval = commit_interval
@@ -96,6 +103,7 @@ class Writer:
         self.on_alarm = on_alarm
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
+        self._devices = dict(guard.devices) if guard is not None else {}
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
@@ -190,6 +198,7 @@ class Writer:
 
     def _transaction(self, batch: list[Entry]) -> bool:
         started = time.perf_counter()
+        engine, self._reconfigured = self.engine, []
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             changes = self._store(batch)
@@ -197,6 +206,10 @@ class Writer:
         except Exception:
             log.exception("writer: batch of %d rolled back", len(batch))
             self.conn.execute("ROLLBACK")
+            # A configuration switched in this batch is not recorded either: back to the old.
+            self.engine, self._reconfigured = engine, []
+            if self.guard is not None:
+                self.guard.devices = self._devices
             self._reload_engine()
             return False
         self._committed(batch, changes, started)
@@ -225,6 +238,13 @@ class Writer:
         self.stats.access_events += self._uncommitted_access
         self.stats.duplicates += self._uncommitted_duplicates
         self.stats.commit_seconds += time.perf_counter() - started
+        for config in self._reconfigured:
+            self._devices = config.device_map()
+            if self.on_reconfigure is not None:
+                try:
+                    self.on_reconfigure(config)
+                except Exception:
+                    log.exception("reconfiguration callback failed")
         for items, ack in batch:
             if ack is not None:
                 ack()
@@ -302,7 +322,45 @@ class Writer:
             return self.engine.on_availability(item.device, item.online, item.received_at)
         elif isinstance(item, SyncAcked):
             return self._apply_sync(item)
+        elif isinstance(item, NewConfig):
+            return self._reconfigure(item)
         return []
+
+    def _reconfigure(self, new: NewConfig) -> list[AlarmChange]:
+        """Switch to a checked hub version between two entries: what was queued before it ran on
+        the old rules, what comes after runs on the new. A rule that keeps its id and type keeps
+        its state and open alarm (``rules.kinds.fits``); a removed rule's active alarm clears."""
+        if new.config is None:
+            downlink.record(self.conn, new)
+            return []
+        config = new.config
+        engine = Engine.restore(
+            list(config.rules), new.at, self.engine.states, self.engine.alarms.values()
+        )
+        engine.new_id = self.engine.new_id
+        changes = [
+            AlarmChange(clear(alarm, new.at, alarm.value), "cleared", new.at)
+            for rule, alarm in self.engine.alarms.items()
+            if rule not in engine.alarms and alarm.active
+        ]
+        kept = list(engine.states)
+        self.conn.execute(
+            f"DELETE FROM rule_states WHERE rule NOT IN ({', '.join('?' * len(kept))})", kept
+        )
+        self.engine = engine
+        self._saved_states = {}
+        if self.guard is not None:
+            self.guard.devices = config.device_map()
+            self.guard.forget()
+        downlink.record(self.conn, new)
+        self._reconfigured.append(config)
+        log.warning(
+            "hub configuration version %d: %d devices, %d rules",
+            new.version.version,
+            len(config.devices),
+            len(config.rules),
+        )
+        return changes
 
     def _evaluate_imports(self, now: float) -> list[AlarmChange]:
         """Readings ``agent import-readings`` stored, each evaluated once: they leave the queue

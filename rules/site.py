@@ -13,10 +13,12 @@ with the reason, which the hub then shows.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
 
 from collector.config import ID_PATTERN, DeviceConfig, Strict
@@ -29,14 +31,18 @@ from rules.spec import Rule
 
 __all__ = [
     "MANAGED_SECTIONS",
+    "MAX_VALUES",
     "URL_CHECK",
     "ConfigError",
+    "Format",
     "Member",
     "Post",
     "SiteSpec",
     "describe",
+    "managed",
     "parse_spec",
     "raw_references",
+    "read_text",
     "site_problems",
 ]
 
@@ -44,6 +50,9 @@ __all__ = [
 MANAGED_SECTIONS = ("devices", "posts", "rules")
 # The validation context key of a ``Callable[[str], str | None]``: why a notify URL is unusable.
 URL_CHECK = "notify_url_problem"
+# Bounds a document's size as parsed: a few lines of YAML aliases can stand for billions of values.
+MAX_VALUES = 100_000
+Format = Literal["yaml", "json"]
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S")
 
 
@@ -225,21 +234,54 @@ def _path(loc: list[int | str]) -> str:
     return out
 
 
-def parse_spec(document: object, context: Mapping[str, Any] | None = None) -> SiteSpec:
-    """Validate the managed sections of a site configuration (a parsed YAML or JSON mapping)."""
+def managed(document: object) -> dict[str, Any]:
+    """The document as a mapping of managed sections only: what the hub may send."""
     if not isinstance(document, dict):
         raise ConfigError([f"the configuration must be a mapping of {', '.join(MANAGED_SECTIONS)}"])
     others = [str(key) for key in document if key not in MANAGED_SECTIONS]
     if others:
-        managed = ", ".join(MANAGED_SECTIONS)
+        sections = ", ".join(MANAGED_SECTIONS)
         raise ConfigError(
             [
-                f"{key}: not managed by the hub (only {managed}); set it in the agent's file"
+                f"{key}: not managed by the hub (only {sections}); set it in the agent's file"
                 for key in others
             ]
         )
+    return document
+
+
+def parse_spec(document: object, context: Mapping[str, Any] | None = None) -> SiteSpec:
+    """Validate the managed sections of a site configuration (a parsed YAML or JSON mapping)."""
+    sections = managed(document)
     try:
-        return SiteSpec.model_validate(document, context=context)
+        return SiteSpec.model_validate(sections, context=context)
     except ValidationError as error:
         lines = describe(error)
-        raise ConfigError(lines + [x for x in raw_references(document) if x not in lines]) from None
+        raise ConfigError(lines + [x for x in raw_references(sections) if x not in lines]) from None
+
+
+def read_text(text: str, fmt: Format) -> object:
+    """Parse a version's text as the hub received it (``yaml`` or ``json``), bounded."""
+    try:
+        document = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ConfigError([f"{fmt.upper()}: {error}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{fmt.upper()}: nested too deeply"]) from None
+    if _too_many_values(document):
+        raise ConfigError([f"more than {MAX_VALUES} values (an alias counts each time it is used)"])
+    return document
+
+
+def _too_many_values(document: object) -> bool:
+    stack, seen = [document], 0
+    while stack:
+        seen += 1
+        if seen > MAX_VALUES:
+            return True
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    return False
