@@ -26,11 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agent.config import ConfigError, SiteConfig, with_spec
+from rules.alarm import AlarmChange, clear
+from rules.engine import Engine
 from sync.protocol import MAX_REASON, ConfigRejected, ConfigVersion
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NewConfig", "check", "effective", "record", "report", "seen"]
+__all__ = ["NewConfig", "check", "effective", "record", "report", "seen", "switch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,36 @@ def record(conn: sqlite3.Connection, new: NewConfig) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (v.version, v.format, v.text, v.by, v.at, new.at, applied_at, new.reason),
     )
+
+
+def switch(
+    conn: sqlite3.Connection, engine: Engine, new: NewConfig
+) -> tuple[Engine, list[AlarmChange]] | None:
+    """In the writer's transaction: record what became of ``new`` and, when it is to run, the
+    engine for its rules with the changes the switch makes. A rule that keeps its id and type
+    keeps its state and open alarm (``rules.kinds.fits``); a new one starts afresh; a removed
+    one's active alarm clears and its state is dropped."""
+    if new.config is None:
+        record(conn, new)
+        return None
+    rules = list(new.config.rules)
+    switched = Engine.restore(rules, new.at, engine.states, engine.alarms.values())
+    switched.new_id = engine.new_id
+    changes = [
+        AlarmChange(clear(alarm, new.at, alarm.value), "cleared", new.at)
+        for rule, alarm in engine.alarms.items()
+        if rule not in switched.alarms and alarm.active
+    ]
+    kept = list(switched.states)
+    conn.execute(f"DELETE FROM rule_states WHERE rule NOT IN ({', '.join('?' * len(kept))})", kept)
+    record(conn, new)
+    log.warning(
+        "hub configuration version %d: %d devices, %d rules",
+        new.version.version,
+        len(new.config.devices),
+        len(rules),
+    )
+    return switched, changes
 
 
 def seen(conn: sqlite3.Connection, version: int) -> bool:

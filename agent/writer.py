@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent import downlink, manual, store
 from agent.config import SiteConfig
@@ -23,7 +23,7 @@ from agent.counters import CounterGuard, MeterEvent
 from agent.downlink import NewConfig
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
-from rules.alarm import AlarmChange, clear
+from rules.alarm import AlarmChange
 from rules.engine import Engine, UnknownAlarm
 from rules.kinds import dump_state
 from sync.protocol import ActionRecord
@@ -327,39 +327,25 @@ class Writer:
         return []
 
     def _reconfigure(self, new: NewConfig) -> list[AlarmChange]:
-        """Switch to a checked hub version between two entries: what was queued before it ran on
-        the old rules, what comes after runs on the new. A rule that keeps its id and type keeps
-        its state and open alarm (``rules.kinds.fits``); a removed rule's active alarm clears."""
-        if new.config is None:
-            downlink.record(self.conn, new)
+        """Switch to a checked hub version between two entries (``agent.downlink.switch``):
+        what was queued before it ran on the old rules, what comes after runs on the new."""
+        try:
+            switched = downlink.switch(self.conn, self.engine, new)
+        except Exception as error:
+            # A bug meeting this version: refuse it for good, or every sync would bring it back
+            # and fail the same way.
+            log.exception("writer: cannot switch to hub configuration %d", new.version.version)
+            reason = f"the agent could not switch to it ({error!r}; see its log)"
+            downlink.record(self.conn, replace(new, config=None, reason=reason))
             return []
-        config = new.config
-        engine = Engine.restore(
-            list(config.rules), new.at, self.engine.states, self.engine.alarms.values()
-        )
-        engine.new_id = self.engine.new_id
-        changes = [
-            AlarmChange(clear(alarm, new.at, alarm.value), "cleared", new.at)
-            for rule, alarm in self.engine.alarms.items()
-            if rule not in engine.alarms and alarm.active
-        ]
-        kept = list(engine.states)
-        self.conn.execute(
-            f"DELETE FROM rule_states WHERE rule NOT IN ({', '.join('?' * len(kept))})", kept
-        )
-        self.engine = engine
+        if switched is None or new.config is None:
+            return []
+        self.engine, changes = switched
         self._saved_states = {}
         if self.guard is not None:
-            self.guard.devices = config.device_map()
+            self.guard.devices = new.config.device_map()
             self.guard.forget()
-        downlink.record(self.conn, new)
-        self._reconfigured.append(config)
-        log.warning(
-            "hub configuration version %d: %d devices, %d rules",
-            new.version.version,
-            len(config.devices),
-            len(config.rules),
-        )
+        self._reconfigured.append(new.config)
         return changes
 
     def _evaluate_imports(self, now: float) -> list[AlarmChange]:
