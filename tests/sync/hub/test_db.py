@@ -72,3 +72,20 @@ def test_database_urls(url: str, driver: str) -> None:
 def test_unusable_database_urls(url: str, reason: str) -> None:
     with pytest.raises(InvalidDatabaseURL, match=reason):
         database_url(url)
+
+
+def test_a_hub_from_before_site_configs_gains_the_tables(hub_db_url: str) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        schema.site_config_status.drop(conn)
+        schema.site_configs.drop(conn)
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m003_site_configs"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        tables = set(inspect(conn).get_table_names())
+    hubdb.close()
+    assert (names, {"site_configs", "site_config_status"} <= tables) == (
+        ["m003_site_configs"],
+        True,
+    )
