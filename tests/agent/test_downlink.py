@@ -19,6 +19,9 @@ from tests.support.site import publish, publisher, site_config
 from tests.support.wait import until
 
 T0 = 1_763_900_000.0
+# Not the other tests' clinic: the alarm states these leave retained on the session's broker
+# would reach the next agent subscribed to the clinic's topics.
+SITE = "ward"
 
 # The test site's freezer rule kept (same id and type), its stale rule dropped, the main meter
 # removed, a medicine fridge added with a 2-8 °C rule (coldchain.md).
@@ -152,14 +155,15 @@ def test_without_a_version_the_file_runs(conn: sqlite3.Connection, config: SiteC
 
 @pytest.fixture
 def tokens(hub: RunningHub) -> tuple[str, str]:
-    agent_token = auth.create_agent(hub.hubdb, "clinic", now=T0)
+    agent_token = auth.create_agent(hub.hubdb, SITE, now=T0)
     _password, admin = auth.create_user(hub.hubdb, "root", "admin", now=T0)
     return agent_token, admin
 
 
 @pytest.fixture
 def site(tmp_path: Path, broker: Broker, hub: RunningHub, tokens: tuple[str, str]) -> SiteConfig:
-    return site_config(tmp_path / "agent.db", broker.url, hub_url=hub.url, token=tokens[0])
+    db = tmp_path / "agent.db"
+    return site_config(db, broker.url, hub_url=hub.url, token=tokens[0], site=SITE)
 
 
 @pytest.fixture
@@ -177,13 +181,13 @@ def started(config: SiteConfig) -> Agent:
 
 
 def hub_config(api: httpx.Client) -> dict[str, object]:
-    got: dict[str, object] = api.get("/api/v1/sites/clinic/config").json()
+    got: dict[str, object] = api.get(f"/api/v1/sites/{SITE}/config").json()
     return got
 
 
 def put(api: httpx.Client, text: str) -> int:
     response = api.put(
-        "/api/v1/sites/clinic/config", content=text, headers={"Content-Type": "application/yaml"}
+        f"/api/v1/sites/{SITE}/config", content=text, headers={"Content-Type": "application/yaml"}
     )
     assert response.status_code == 201, response.text
     number: int = response.json()["version"]
@@ -198,12 +202,12 @@ def test_a_new_version_runs_at_once_and_after_a_restart(
     agent = started(site)
     try:
         until(lambda: hub_config(api)["applied_version"] == 0)
-        publish(client, "fw/clinic/freezer-1/temperature", -12)
+        publish(client, f"fw/{SITE}/freezer-1/temperature", -12)
         until(lambda: rows(db, "SELECT id FROM alarms WHERE rule = 'freezer-warm'"))
         put(api, NEW)
         until(lambda: hub_config(api)["applied_version"] == 1)
-        publish(client, "fw/clinic/fridge-2/temperature", 9.5)
-        publish(client, "fw/clinic/main-meter/power", 4200)
+        publish(client, f"fw/{SITE}/fridge-2/temperature", 9.5)
+        publish(client, f"fw/{SITE}/main-meter/power", 4200)
         until(lambda: rows(db, "SELECT state FROM alarms WHERE rule = 'fridge-range'"))
         until(lambda: rows(db, "SELECT reason FROM quarantine WHERE topic LIKE '%main-meter%'"))
     finally:
@@ -240,7 +244,7 @@ def test_a_refused_version_is_reported_and_monitoring_goes_on(
         until(lambda: hub_config(api)["rejected_version"] == 1)
         reported = hub_config(api)
         batches = agent.syncer.status.batches if agent.syncer else 0
-        publish(client, "fw/clinic/freezer-1/temperature", -12)
+        publish(client, f"fw/{SITE}/freezer-1/temperature", -12)
         until(lambda: rows(db, "SELECT state FROM alarms WHERE rule = 'freezer-warm'"))
         # Several syncs later, the refused version has not been tried again.
         until(lambda: agent.syncer is not None and agent.syncer.status.batches > batches + 3)
