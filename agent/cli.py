@@ -63,12 +63,13 @@ def agent_run(config: Path) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 def agent_status(config: Path) -> None:
     """Print what the agent's store holds, what the hub has not yet acknowledged, what was
-    quarantined (per device and reason), the open alarms, and the notifications not delivered
-    (pending or given up, URLs redacted)."""
+    quarantined (per device and reason), the open alarms, the notifications not delivered
+    (pending or given up, URLs redacted), and which hub version of the devices, posts and rules
+    runs (and the last one refused, with why)."""
     from datetime import UTC, datetime
 
     from agent import store
-    from agent.status import notification_lines, read_status
+    from agent.status import config_lines, notification_lines, read_status
 
     site, _ = _load_or_exit(config)
     if not site.storage.path.exists():
@@ -91,7 +92,7 @@ def agent_status(config: Path) -> None:
     click.echo(f"open alarms: {len(status.open_alarms)}")
     for alarm in status.open_alarms:
         click.echo(f"  {alarm.severity:<8} {alarm.state:<22} {alarm.rule}: {alarm.message}")
-    for line in notification_lines(status):
+    for line in notification_lines(status) + config_lines(status):
         click.echo(line)
 
 

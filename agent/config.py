@@ -11,32 +11,45 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
-from collector.formats import topic_conflicts
-from collector.modbus import ModbusSource
-from rules.escalation import EscalationPolicy
 from rules.grouping import Grouping
-from rules.kinds import KINDS
 from rules.muting import InhibitRule
-from rules.roster import Roster, roster_problems
+from rules.site import (
+    URL_CHECK,
+    ConfigError,
+    Format,
+    Member,
+    Post,
+    describe,
+    managed,
+    parse_spec,
+    raw_references,
+    read_text,
+    site_problems,
+)
 from rules.spec import Rule
 
+__all__ = [
+    "ConfigError",
+    "Member",
+    "Post",
+    "SiteConfig",
+    "load_document",
+    "load_site",
+    "parse_site",
+    "read_document",
+    "validate_document",
+    "with_spec",
+]
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(ValueError):
-    """A site configuration that cannot be used; ``errors`` holds one line per problem."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 class Site(Strict):
@@ -91,55 +104,17 @@ class Metrics(Strict):
     port: int = Field(default=9108, ge=0, le=65535)
 
 
-def _apprise_url(url: str) -> str:
+def _apprise_problem(url: str) -> str | None:
     # Imported here: apprise loads its plugins on first use, which only a site with notify URLs
-    # should pay for. The message never quotes the URL: it may hold a token or a password.
+    # should pay for.
     from agent.notify.sender import url_problem
 
-    problem = url_problem(url)
-    if problem:
-        raise ValueError(problem)
-    return url
+    return url_problem(url)
 
 
-NotifyUrls = list[Annotated[str, AfterValidator(_apprise_url)]]
+# Notify URLs are checked with apprise itself here (rules.site checks only their form).
+CONTEXT = {URL_CHECK: _apprise_problem}
 ChangeKind = Literal["raised", "reraised", "cleared", "acked"]
-
-
-class Member(Strict):
-    name: str
-    email: str | None = None
-    phone: str | None = None
-    # Apprise URLs (mailto://, dingtalk://, wecombot://, tgram://, json://, ...).
-    notify: NotifyUrls = []
-
-
-class Post(Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    name: str | None = None
-    members: list[Member] = []
-    notify: NotifyUrls = []
-    # Who is on duty when (rules.roster); none: every member, around the clock.
-    roster: Roster | None = None
-    # Told when the roster has nobody on duty (and, with escalation, when nobody answers).
-    supervisor: Member | None = None
-    # Whom to tell when, per severity, while nobody acknowledges (rules.escalation).
-    escalation: EscalationPolicy = EscalationPolicy()
-    # When its people get messages (rules.grouping); none: the site's notify.grouping.
-    grouping: Grouping | None = None
-
-    @model_validator(mode="after")
-    def _roster_names(self) -> Post:
-        names = [m.name for m in self.members]
-        problems = [
-            f"members[{i}].name: duplicate name {n!r}"
-            for i, n in enumerate(names)
-            if n in names[:i]
-        ]
-        problems += roster_problems(self.roster, names) if self.roster else []
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 class Notify(Strict):
@@ -177,18 +152,7 @@ class SiteConfig(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
-        problems: list[str] = []
-        devices = {d.id: d for d in self.devices}
-        problems += _duplicates("devices", [d.id for d in self.devices])
-        problems += _duplicates("posts", [p.id for p in self.posts])
-        problems += _duplicates("rules", [r.id for r in self.rules])
-        problems += [f"devices: {line}" for line in topic_conflicts(self.devices)]
-        problems += _modbus_metrics(self.devices)
-        posts = {p.id for p in self.posts}
-        for i, rule in enumerate(self.rules):
-            problems += [f"rules[{i}].{line}" for line in _references(rule, devices)]
-            if rule.post is not None and rule.post not in posts:
-                problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
+        problems = site_problems(self.devices, self.posts, self.rules)
         problems += _inhibit_references(self)
         if problems:
             raise ValueError("; ".join(problems))
@@ -199,22 +163,6 @@ class SiteConfig(Strict):
 
     def grouping(self, post: Post) -> Grouping | None:
         return post.grouping or self.notify.grouping
-
-
-def _references(rule: Rule, devices: Mapping[str, DeviceConfig]) -> list[str]:
-    """What a rule names that the site does not have: devices, their metrics, access readers."""
-    problems = []
-    for device_id, metric in rule.reads():
-        device = devices.get(device_id)
-        if device is None:
-            problems.append(f"device: unknown device {device_id!r}")
-        elif metric is not None and not device.accepts(metric):
-            problems.append(f"metric: a {device.kind} has no {metric!r}")
-    for reader_id in rule.readers():
-        reader = devices.get(reader_id)
-        if reader is None or reader.kind != "access_reader":
-            problems.append(f"reader: {reader_id!r} is not an access reader of the site")
-    return problems
 
 
 def _inhibit_references(config: SiteConfig) -> list[str]:
@@ -234,26 +182,6 @@ def _inhibit_references(config: SiteConfig) -> list[str]:
         for value in values
         if value not in known[label]
     ]
-
-
-def _modbus_metrics(devices: list[DeviceConfig]) -> list[str]:
-    return [
-        f"devices[{i}].source: a {d.kind} has no {spec.metric!r} ({spec.name})"
-        for i, d in enumerate(devices)
-        if isinstance(d.source, ModbusSource)
-        for spec in d.source.register_map.metered
-        if spec.metric is not None and not d.accepts(spec.metric)
-    ]
-
-
-def _duplicates(section: str, ids: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for i, item in enumerate(ids):
-        if item in seen:
-            out.append(f"{section}[{i}].id: duplicate id {item!r}")
-        seen.add(item)
-    return out
 
 
 def expand_env(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
@@ -278,78 +206,67 @@ def expand_env(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
     return value
 
 
-def parse_site(text: str, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
-    """Validate a site YAML document; return it with warnings (unset environment variables)."""
+def read_document(text: str) -> dict[str, Any]:
+    """The site YAML as a mapping, not yet validated (``${VAR}`` not yet expanded)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError([f"YAML: {error}"]) from None
     if not isinstance(document, dict):
         raise ConfigError(["the file must be a YAML mapping with site:, devices:, rules: ..."])
+    return document
+
+
+def validate_document(
+    document: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> tuple[SiteConfig, list[str]]:
+    """Expand ``${VAR}`` and validate; return the configuration with warnings (unset
+    environment variables). The agent checks a hub-delivered version this way too."""
     missing: list[str] = []
-    expanded = expand_env(document, os.environ if env is None else env, missing)
+    expanded = expand_env(dict(document), os.environ if env is None else env, missing)
     try:
-        config = SiteConfig.model_validate(expanded)
+        config = SiteConfig.model_validate(expanded, context=CONTEXT)
     except ValidationError as error:
-        lines = _describe(error)
+        lines = describe(error)
         # The model checks references only once every field is valid; say those now as well,
         # so one run of check-config lists everything to fix.
-        lines += [line for line in _raw_references(expanded) if line not in lines]
+        lines += [line for line in raw_references(expanded) if line not in lines]
         raise ConfigError(lines) from None
     warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
     return config, warnings
 
 
-def _raw_references(document: dict[str, Any]) -> list[str]:
-    """Unknown devices and posts named by rules, read from the unvalidated document."""
+def with_spec(
+    config: SiteConfig, text: str, fmt: Format, env: Mapping[str, str] | None = None
+) -> tuple[SiteConfig, list[str]]:
+    """``config`` with its devices, posts and rules replaced by a hub-delivered version's.
 
-    def ids(section: str) -> set[str]:
-        items = document.get(section)
-        return {
-            str(item["id"])
-            for item in (items if isinstance(items, list) else [])
-            if isinstance(item, dict) and "id" in item
-        }
-
-    devices, posts = ids("devices"), ids("posts")
-    rules = document.get("rules")
-    problems = []
-    for i, rule in enumerate(rules if isinstance(rules, list) else []):
-        if not isinstance(rule, dict):
-            continue
-        if "device" in rule and str(rule["device"]) not in devices:
-            problems.append(f"rules[{i}].device: unknown device {rule['device']!r}")
-        if rule.get("post") is not None and str(rule["post"]) not in posts:
-            problems.append(f"rules[{i}].post: unknown post {rule['post']!r}")
-    return problems
+    The same checks as ``validate_document``: the version's ``${VAR}`` are expanded from this
+    agent's environment and every notify URL is checked with apprise. The other sections are
+    ``config``'s own and already valid, and nothing in them refers to the replaced ones, so the
+    whole is valid when the replaced part is.
+    """
+    missing: list[str] = []
+    sections = managed(read_text(text, fmt))
+    expanded = expand_env(sections, os.environ if env is None else env, missing)
+    spec = parse_spec(expanded, CONTEXT)
+    update = {"devices": spec.devices, "posts": spec.posts, "rules": spec.rules}
+    warnings = [f"environment variable {name} is not set" for name in dict.fromkeys(missing)]
+    return config.model_copy(update=update), warnings
 
 
-def load_site(path: Path, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
+def parse_site(text: str, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
+    """Validate a site YAML document; return it with warnings (unset environment variables)."""
+    return validate_document(read_document(text), env)
+
+
+def load_document(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([f"{path}: {error}"]) from None
-    return parse_site(text, env)
+    return read_document(text)
 
 
-def _describe(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = list(item["loc"])
-        # Tagged unions put the tag in the path (rules.0.threshold.above); people wrote
-        # rules[0].above.
-        if len(loc) > 2 and loc[0] == "rules" and loc[2] in KINDS:
-            del loc[2]
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if message.count("; ") and not loc:
-            lines.extend(message.split("; "))
-            continue
-        lines.append(f"{_path(loc)}: {message}" if loc else message)
-    return lines
-
-
-def _path(loc: list[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+def load_site(path: Path, env: Mapping[str, str] | None = None) -> tuple[SiteConfig, list[str]]:
+    return validate_document(load_document(path), env)

@@ -132,6 +132,18 @@ class Subscriber:
             self.client = self._build(mqtt.MQTTv311)
             self.start()
 
+    def reroute(self, router: Router) -> None:
+        """Parse with ``router`` from now on, and subscribe to what it reads and no longer to
+        what it does not. A message parsed before this is handled as that router made it."""
+        before = set(self.router.subscriptions())
+        self.router = router
+        after = set(router.subscriptions())
+        # While disconnected, the next connection subscribes to what the new router reads.
+        if self.connected and after - before:
+            self.client.subscribe([(topic, 1) for topic in sorted(after - before)])
+        if self.connected and before - after:
+            self.client.unsubscribe(sorted(before - after))
+
     def publish(self, topic: str, payload: bytes, retain: bool) -> None:
         """QoS 1; paho queues it while the broker is away and sends it on reconnection."""
         self.client.publish(topic, payload, qos=1, retain=retain)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from agent import store
+from agent import downlink, store
 from collector.config import DeviceConfig
 from sync.protocol import (
     ACTION_KINDS,
@@ -56,6 +56,7 @@ def build_batch(
     actions = _actions(conn, cursors.get("actions", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    config_version, config_rejected = downlink.report(conn)
     return SyncBatch(
         site=site,
         site_name=site_name,
@@ -71,6 +72,8 @@ def build_batch(
         applied_actions=reported,
         action_kinds=list(ACTION_KINDS),
         quarantined=quarantined,
+        config_version=config_version,
+        config_rejected=config_rejected,
     )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import schedule
 
-from agent import store
+from agent import downlink, store
 from agent.annunciator import Annunciator
 from agent.config import ConfigError, SiteConfig, load_site
 from agent.counters import CounterGuard
@@ -47,9 +47,11 @@ def agent_version() -> str:
 
 class Agent:
     def __init__(self, config: SiteConfig, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
         self.clock = clock
         self.conn = store.open_store(config.storage.path, config.site.id)
+        # The newest applied hub version of the devices, posts and rules wins (agent.downlink).
+        config, self.config_version = downlink.effective(self.conn, config, clock())
+        self.config = config
         self.engine = Engine.restore(
             list(config.rules),
             clock(),
@@ -68,6 +70,7 @@ class Agent:
             commit_interval=config.storage.commit_interval.total_seconds(),
             guard=CounterGuard(self.conn, config.device_map()),
             on_alarm=self._on_alarm,
+            on_reconfigure=self._reconfigured,
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
@@ -94,6 +97,25 @@ class Agent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._metrics: WSGIServer | None = None
+        self._collector: AgentCollector | None = None
+
+    def _reconfigured(self, config: SiteConfig) -> None:
+        """The writer has switched to a hub version (in its thread, after the commit)."""
+        self.config = config
+        site = config.site
+        self.subscriber.reroute(build_router(config.devices, site.id, ZoneInfo(site.timezone)))
+        self.notifier.reconfigure(config)
+        if self.syncer is not None:
+            self.syncer.reconfigured(list(config.devices))
+        if _meters(config) != self._meters:
+            # Stopping joins the poller's threads: only when the meters changed.
+            if self.poller is not None:
+                self.poller.stop()
+            self.poller = self._poller()
+            if self.poller is not None:
+                self.poller.start()
+            if self._collector is not None:
+                self._collector.poller = self.poller
 
     def _on_alarm(self, change: AlarmChange) -> None:
         if self.config.mqtt.publish_alarms:
@@ -101,9 +123,7 @@ class Agent:
         self.notifier.wake(change)
 
     def _poller(self) -> Poller | None:
-        meters = [
-            (d.id, d.source) for d in self.config.devices if isinstance(d.source, ModbusSource)
-        ]
+        meters = self._meters = _meters(self.config)
         if not meters:
             return None
 
@@ -130,6 +150,7 @@ class Agent:
             site_name=self.config.site.name,
             timezone=self.config.site.timezone,
             clock=self.clock,
+            check_config=lambda version, at: downlink.check(self.config, version, at),
         )
 
     def start(self) -> None:
@@ -165,6 +186,7 @@ class Agent:
             self.clock,
             notifier=self.notifier,
         )
+        self._collector = collector
         served = serve_metrics(collector, host, port)
         if served is not None:
             self._metrics = served[0]
@@ -202,6 +224,10 @@ class Agent:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+
+def _meters(config: SiteConfig) -> list[tuple[str, ModbusSource]]:
+    return [(d.id, d.source) for d in config.devices if isinstance(d.source, ModbusSource)]
 
 
 def _tune_gc() -> None:

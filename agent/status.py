@@ -6,9 +6,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent import outbox, store
+from agent import downlink, outbox, store
 from agent.notify import outbox as notify_outbox
 from rules.alarm import Alarm
+from sync.protocol import ConfigRejected
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Status:
     notifications: notify_outbox.Counts
     # Pending ones (oldest first), then the ones given up (latest first); URLs redacted.
     notification_problems: list[notify_outbox.Problem]
+    # The hub version of the devices, posts and rules running (0: the file's; agent.downlink).
+    config_version: int = 0
+    config_rejected: ConfigRejected | None = None
 
 
 def read_status(conn: sqlite3.Connection) -> Status:
@@ -29,6 +33,7 @@ def read_status(conn: sqlite3.Connection) -> Status:
         "SELECT COALESCE(device, '?'), reason, COUNT(*) FROM quarantine"
         " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
     ).fetchall()
+    config_version, config_rejected = downlink.report(conn)
     return Status(
         readings=conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
         access_events=conn.execute("SELECT COUNT(*) FROM access_events").fetchone()[0],
@@ -38,7 +43,20 @@ def read_status(conn: sqlite3.Connection) -> Status:
         last_reading_at=conn.execute("SELECT MAX(received_at) FROM readings").fetchone()[0],
         notifications=notify_outbox.counts(conn),
         notification_problems=notify_outbox.problems(conn),
+        config_version=config_version,
+        config_rejected=config_rejected,
     )
+
+
+def config_lines(status: Status) -> list[str]:
+    """Which devices, posts and rules run, and the hub version refused last, with why."""
+    running = f"hub version {status.config_version}" if status.config_version else "the file's"
+    lines = [f"configuration: {running} devices, posts and rules"]
+    if status.config_rejected is not None:
+        rejected = status.config_rejected
+        lines.append(f"refused hub version {rejected.version}:")
+        lines += [f"  {line}" for line in rejected.reason.splitlines()]
+    return lines
 
 
 def notification_lines(status: Status) -> list[str]:

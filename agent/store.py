@@ -205,6 +205,19 @@ def m009_notify_routing(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m010_hub_config(db: sqlite_utils.Database) -> None:
+    # Every site configuration version the hub delivered (agent.downlink), as it was sent, and
+    # what became of it: applied (applied_at) or refused (error). The newest applied one is what
+    # a restart runs; a refused one is reported to the hub and never tried again.
+    db.execute(
+        """CREATE TABLE hub_config (
+            version INTEGER PRIMARY KEY, format TEXT NOT NULL, text TEXT NOT NULL,
+            by TEXT NOT NULL, at REAL NOT NULL, received_at REAL NOT NULL, applied_at REAL,
+            error TEXT)"""
+    )
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent import outbox
-from agent.writer import SyncAcked, Writer
+from agent import downlink, outbox
+from agent.downlink import NewConfig
+from agent.writer import Item, SyncAcked, Writer
 from collector.config import DeviceConfig
 from sync.client import Backoff, HubRejected, SyncClient, SyncError
+from sync.protocol import ConfigVersion
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,11 @@ class Syncer:
         site_name: str | None = None,
         timezone: str | None = None,
         clock: Callable[[], float] = time.time,
+        check_config: Callable[[ConfigVersion, float], NewConfig] | None = None,
     ) -> None:
+        # Validates a delivered configuration version here, off the writer's thread (apprise
+        # loads its plugins for the URL checks); None: versions are not applied.
+        self.check_config = check_config
         self.site_name = site_name
         self.timezone = timezone
         self.conn = conn
@@ -83,18 +89,36 @@ class Syncer:
             timezone=self.timezone,
         )
         ack = self.client.push(batch)
-        self.writer.submit(
-            SyncAcked(
-                cursors=ack.acked, actions=ack.actions, reported=batch.applied_actions, at=now
-            )
-        )
-        self.writer.flush()
+        # Before the flush: a configuration applied in it asks for the devices to go again.
         self._devices_sent = True
+        acked = SyncAcked(
+            cursors=ack.acked, actions=ack.actions, reported=batch.applied_actions, at=now
+        )
+        new = self._checked(ack.config, now)
+        items: list[Item] = [acked] if new is None else [acked, new]
+        self.writer.submit_many(items)
+        self.writer.flush()
         self.status.last_ok = self.clock()
         self.status.last_error = None
         self.status.clock_offset = ack.server_time - (now + self.status.last_ok) / 2
         self.status.batches += 1
-        return outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
+        # A new configuration: sync again at once, so the hub hears what became of it.
+        more = outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
+        return more or new is not None
+
+    def _checked(self, version: ConfigVersion | None, now: float) -> NewConfig | None:
+        if (
+            version is None
+            or self.check_config is None
+            or downlink.seen(self.conn, version.version)
+        ):
+            return None
+        return self.check_config(version, now)
+
+    def reconfigured(self, devices: list[DeviceConfig]) -> None:
+        """The writer switched configuration: tell the hub the devices with the next batch."""
+        self.devices = devices
+        self._devices_sent = False
 
     def _run(self) -> None:
         delay = 0.0

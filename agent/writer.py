@@ -15,11 +15,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from agent import actions, manual, store
+from agent import actions, downlink, manual, store
 from agent.actions import from_hub
+from agent.config import SiteConfig
 from agent.counters import CounterGuard, MeterEvent
+from agent.downlink import NewConfig
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.actions import InvalidAction, check
@@ -56,7 +58,7 @@ class Barrier:
     done: threading.Event
 
 
-Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | Barrier
+Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | NewConfig | Barrier
 # What one message (or one call) became, and what to run once all of it is committed.
 Entry = tuple[Sequence[Item], Ack | None]
 
@@ -84,8 +86,13 @@ class Writer:
         max_queue: int = 100_000,
         on_alarm: Callable[[AlarmChange], None] | None = None,
         guard: CounterGuard | None = None,
+        on_reconfigure: Callable[[SiteConfig], None] | None = None,
     ) -> None:
         self.guard = guard
+        # After the commit that switched the rules: the rest of the agent follows (router,
+        # subscriptions, notifier, sync).
+        self.on_reconfigure = on_reconfigure
+        self._reconfigured: list[SiteConfig] = []
         self.conn = conn
         self.engine = engine
         self.commit_interval = commit_interval
@@ -98,6 +105,7 @@ class Writer:
         self.on_alarm = on_alarm
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
+        self._devices = dict(guard.devices) if guard is not None else {}
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
@@ -192,6 +200,7 @@ class Writer:
 
     def _transaction(self, batch: list[Entry]) -> bool:
         started = time.perf_counter()
+        engine, self._reconfigured = self.engine, []
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             changes = self._store(batch)
@@ -199,6 +208,10 @@ class Writer:
         except Exception:
             log.exception("writer: batch of %d rolled back", len(batch))
             self.conn.execute("ROLLBACK")
+            # A configuration switched in this batch is not recorded either: back to the old.
+            self.engine, self._reconfigured = engine, []
+            if self.guard is not None:
+                self.guard.devices = self._devices
             self._reload_engine()
             return False
         self._committed(batch, changes, started)
@@ -227,6 +240,13 @@ class Writer:
         self.stats.access_events += self._uncommitted_access
         self.stats.duplicates += self._uncommitted_duplicates
         self.stats.commit_seconds += time.perf_counter() - started
+        for config in self._reconfigured:
+            self._devices = config.device_map()
+            if self.on_reconfigure is not None:
+                try:
+                    self.on_reconfigure(config)
+                except Exception:
+                    log.exception("reconfiguration callback failed")
         for items, ack in batch:
             if ack is not None:
                 ack()
@@ -306,7 +326,31 @@ class Writer:
             return self.engine.on_availability(item.device, item.online, item.received_at)
         elif isinstance(item, SyncAcked):
             return self._apply_sync(item)
+        elif isinstance(item, NewConfig):
+            return self._reconfigure(item)
         return []
+
+    def _reconfigure(self, new: NewConfig) -> list[AlarmChange]:
+        """Switch to a checked hub version between two entries (``agent.downlink.switch``):
+        what was queued before it ran on the old rules, what comes after runs on the new."""
+        try:
+            switched = downlink.switch(self.conn, self.engine, new)
+        except Exception as error:
+            # A bug meeting this version: refuse it for good, or every sync would bring it back
+            # and fail the same way.
+            log.exception("writer: cannot switch to hub configuration %d", new.version.version)
+            reason = f"the agent could not switch to it ({error!r}; see its log)"
+            downlink.record(self.conn, replace(new, config=None, reason=reason))
+            return []
+        if switched is None or new.config is None:
+            return []
+        self.engine, changes = switched
+        self._saved_states = {}
+        if self.guard is not None:
+            self.guard.devices = new.config.device_map()
+            self.guard.forget()
+        self._reconfigured.append(new.config)
+        return changes
 
     def _evaluate_imports(self, now: float) -> list[AlarmChange]:
         """Readings ``agent import-readings`` stored, each evaluated once: they leave the queue

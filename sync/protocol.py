@@ -10,6 +10,12 @@ The protocol grows by new optional streams and fields, never by renaming: a hub 
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
 ignores a stream it does not know and leaves it out of its acknowledgement, which the agent must
 not mistake for progress.
+
+Site configuration travels down the same exchange: the agent says which hub version it runs
+(``config_version``; 0 for its own file, absent from agents that predate the downlink) and which it
+refused and why (``config_rejected``); the acknowledgement carries the site's newest version only
+when it is newer than both, so the payload stays one version at most and a refused version is not
+sent again.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
+MAX_REASON = 8000
 STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "actions")
 Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "actions"]
 # The action kinds an agent of this version applies; an older agent does not say, and gets acks.
@@ -150,6 +157,14 @@ AnyChunk = (
 )
 
 
+class ConfigRejected(Wire):
+    """A hub version of the site configuration the agent refused, and why (one line per problem)."""
+
+    version: int = Field(ge=1)
+    # Not bounded here (a batch must not be refused for it): both ends cut it to MAX_REASON.
+    reason: str
+
+
 class SyncBatch(Wire):
     protocol: int = PROTOCOL_VERSION
     site: str
@@ -167,6 +182,8 @@ class SyncBatch(Wire):
     # The action kinds this agent applies; None (an older agent): acknowledgements only.
     action_kinds: list[str] | None = None
     quarantined: int = 0
+    config_version: int | None = Field(default=None, ge=0)
+    config_rejected: ConfigRejected | None = None
 
     def chunks(self) -> dict[str, AnyChunk | None]:
         """Every stream by name; None for one the batch leaves out (an older agent's batch)."""
@@ -198,7 +215,18 @@ class ActionRecord(Wire):
     until: float | None = None
 
 
+class ConfigVersion(Wire):
+    """A version of the site's hub-managed configuration (``rules.site``), as it was edited."""
+
+    version: int = Field(ge=1)
+    format: Literal["yaml", "json"]
+    text: str
+    by: str
+    at: float
+
+
 class SyncAck(Wire):
     acked: dict[str, int]
     actions: list[ActionRecord] = []
     server_time: float
+    config: ConfigVersion | None = None

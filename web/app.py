@@ -19,6 +19,7 @@ from sync.hub.errors import (
     Conflict,
     Forbidden,
     HubError,
+    InvalidConfig,
     InvalidInput,
     NotFound,
     Unauthenticated,
@@ -75,7 +76,10 @@ def create_app(
     async def refused(_request: Request, error: HubError) -> Response:
         status = status_of(error)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+        body: dict[str, object] = {"detail": str(error)}
+        if isinstance(error, InvalidConfig):
+            body["errors"] = error.errors
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(LoginRequired)
     async def to_login(_request: Request, _error: LoginRequired) -> Response:

@@ -22,6 +22,31 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
+class ConfigVersionOut(Out):
+    site: str
+    version: int
+    format: str
+    created_by: str
+    created_at: Timestamp
+
+
+class ConfigTextOut(ConfigVersionOut):
+    text: str
+
+
+class ConfigOut(Out):
+    """The newest version (null until one is sent) and what the site's agent last reported:
+    the version it runs (0: its own file; null: it has not reported, or predates the
+    downlink) and the last version it refused, with the reason."""
+
+    site: str
+    current: ConfigTextOut | None
+    applied_version: int | None
+    rejected_version: int | None
+    error: str | None
+    reported_at: Timestamp | None
+
+
 class SiteOut(Out):
     id: str
     name: str

@@ -127,6 +127,14 @@ class Notifier:
     def start(self) -> None:
         self._thread.start()
 
+    def reconfigure(self, config: SiteConfig) -> None:
+        """New posts, members and rosters from now on. URLs no longer configured stay known, so
+        what is already queued for them is still delivered."""
+        urls = {target(url).fingerprint: url for url in configured_urls(config)}
+        self.urls = self.urls | urls
+        self.config = config
+        self._wake.set()
+
     def wake(self, change: AlarmChange | None = None) -> None:
         """The writer's after-commit callback: the change is already queued in the store."""
         self._wake.set()

@@ -8,7 +8,9 @@ HubError
 │   ├── WrongSite        an agent token used for another site's batch
 │   └── NotPermitted     a user's role does not allow the action
 ├── NotFound             the thing does not exist                           (404)
-│   └── UnknownAlarm
+│   ├── UnknownAlarm
+│   ├── UnknownSite
+│   └── UnknownConfigVersion
 ├── Conflict             it already exists                                  (409)
 │   └── DuplicateUser
 └── InvalidInput         the request is malformed                           (422)
@@ -16,7 +18,8 @@ HubError
     ├── InvalidRole
     ├── InvalidTime
     ├── InvalidBatch     a sync batch that breaks the protocol
-    └── RefusedAction    an operator action that cannot be taken as given
+    ├── RefusedAction    an operator action that cannot be taken as given
+    └── InvalidConfig    a site configuration that does not validate (``errors``: one per line)
 """
 
 from __future__ import annotations
@@ -72,6 +75,20 @@ class UnknownAlarm(NotFound):
         self.alarm_id = alarm_id
 
 
+class UnknownSite(NotFound):
+    def __init__(self, site: str) -> None:
+        super().__init__(f"no site {site!r}")
+        self.site = site
+
+
+class UnknownConfigVersion(NotFound):
+    def __init__(self, site: str, version: int | None) -> None:
+        which = "no configuration" if version is None else f"no configuration version {version}"
+        super().__init__(f"site {site!r} has {which}")
+        self.site = site
+        self.version = version
+
+
 class Conflict(HubError):
     pass
 
@@ -118,3 +135,9 @@ class RefusedAction(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidConfig(InvalidInput):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid site configuration: " + "; ".join(errors))
+        self.errors = errors

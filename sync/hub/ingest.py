@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from sync.hub import actions as operator
-from sync.hub import alarms, heartbeat, schema
+from sync.hub import alarms, heartbeat, schema, site_config
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -53,7 +53,13 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         _mark_applied(conn, site, batch.applied_actions, now)
         acked = _advance_cursors(hubdb, conn, site, batch.chunks())
         actions = operator.pending(conn, site, batch.action_kinds)
-    return SyncAck(acked=acked, actions=actions, server_time=now)
+        config = None
+        # None: an agent from before the configuration downlink, which would not apply it.
+        if batch.config_version is not None:
+            rejected = batch.config_rejected
+            site_config.report(hubdb, conn, site, batch.config_version, rejected, now)
+            config = site_config.due(conn, site, batch.config_version, rejected)
+    return SyncAck(acked=acked, actions=actions, server_time=now, config=config)
 
 
 def check_batch(batch: SyncBatch) -> None:

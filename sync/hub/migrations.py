@@ -33,7 +33,14 @@ Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x6677_6875_6200
 
 
-_ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
+_ADDED_LATER = frozenset(
+    {
+        schema.schema_migrations.name,
+        schema.meter_events.name,
+        schema.site_configs.name,
+        schema.site_config_status.name,
+    }
+)
 
 
 _OLD = MetaData()
@@ -125,7 +132,17 @@ def _add_column(conn: Connection, table: Table, name: str) -> None:
     conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{tail}"))
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_operator_actions]
+def m004_site_configs(conn: Connection) -> None:
+    schema.site_configs.create(conn)
+    schema.site_config_status.create(conn)
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_meter_events,
+    m003_operator_actions,
+    m004_site_configs,
+]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

@@ -225,3 +225,28 @@ sync_cursors = Table(
     Column("stream", String(20), primary_key=True),
     Column("acked", BigInteger, nullable=False),
 )
+
+# Site configuration versions edited at the hub (the devices, posts and rules of rules.site):
+# immutable, numbered per site from 1. ``document`` is the validated mapping as JSON, the form
+# sent to the agent; ``source`` the body as it was sent, comments and all.
+site_configs = Table(
+    "site_configs",
+    metadata,
+    Column("site", String(100), ForeignKey("sites.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+# What the site's agent last reported: the version it runs, and the last one it refused and why.
+site_config_status = Table(
+    "site_config_status",
+    metadata,
+    Column("site", String(100), ForeignKey("sites.id"), primary_key=True),
+    Column("applied_version", Integer, nullable=False),
+    Column("rejected_version", Integer),
+    Column("error", Text),
+    Column("reported_at", Double, nullable=False),
+)

@@ -2,10 +2,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from agent import downlink, store
 from agent.cli import main
 from collector.models import Rejection
+from sync.protocol import ConfigVersion
 from tests.agent.test_writer import T0, start_writer, temp
-from tests.support.site import site_yaml
+from tests.support.site import site_config, site_yaml
 
 
 def test_status_counts_quarantine_per_device_and_reason_and_lists_open_alarms(
@@ -41,3 +43,23 @@ def test_status_of_a_broken_config_exits_non_zero(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["agent", "status", str(config)])
     assert result.exit_code == 2
     assert "site.id:" in result.output
+
+
+def test_status_says_which_configuration_runs_and_what_was_refused(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    config = tmp_path / "site.yaml"
+    config.write_text(site_yaml(db, "mqtt://127.0.0.1:1"))
+    running = site_config(db, "mqtt://127.0.0.1:1")
+    conn = store.open_store(db, "clinic")
+    for number, text in [(1, "devices: []\n"), (2, "rules: [{id: r, type: stale, after: 1h}]\n")]:
+        version = ConfigVersion(version=number, format="yaml", text=text, by="root", at=T0)
+        downlink.record(conn, downlink.check(running, version, T0))
+    conn.close()
+
+    result = CliRunner().invoke(main, ["agent", "status", str(config)])
+
+    assert result.output.splitlines()[-3:] == [
+        "configuration: hub version 1 devices, posts and rules",
+        "refused hub version 2:",
+        "  rules[0].device: Field required",
+    ]

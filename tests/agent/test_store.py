@@ -19,6 +19,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m007_notify_intents",
         "m008_operator_actions",
         "m009_notify_routing",
+        "m010_hub_config",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from agent import store
+from agent import downlink, store
 from agent.config import SiteConfig, parse_site
 from agent.counters import CounterGuard
+from agent.downlink import NewConfig
 from agent.manual import import_csv
 from agent.writer import SyncAcked, Tick, Writer
 from collector.models import AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
 from rules.engine import Engine
-from sync.protocol import ActionRecord
+from sync.protocol import ActionRecord, ConfigVersion
 from tests.support.site import site_config, site_yaml
 
 T0 = 1_763_900_000.0
@@ -408,4 +409,48 @@ def test_a_live_meter_counts_on_from_a_replacement_entered_by_hand(db: Path) -> 
     # Counting goes on from the new meter's 5, not the old meter's 100: no spurious reset.
     assert rows(db, "SELECT kind, value, previous FROM meter_events") == [
         ("replacement", 5.0, 100.0)
+    ]
+
+
+ONLY_THE_DOOR = """\
+devices: [{id: door-1, kind: door}, {id: freezer-1, kind: temperature}]
+rules: [{id: door-open, type: threshold, device: door-1, metric: contact, above: 0.5}]
+"""
+
+
+def new_config(db: Path, text: str, at: float) -> NewConfig:
+    version = ConfigVersion(version=1, format="yaml", text=text, by="root", at=at)
+    return downlink.check(site_config(db, "mqtt://127.0.0.1:1"), version, at)
+
+
+def test_a_new_configuration_clears_the_alarm_of_a_removed_rule(writer: Writer, db: Path) -> None:
+    switched: list[SiteConfig] = []
+    writer.on_reconfigure = switched.append
+    writer.submit(temp(-12.0, T0))
+    writer.submit(new_config(db, ONLY_THE_DOOR, T0 + 10))
+    writer.submit(temp(-11.0, T0 + 20))
+    writer.submit(Reading("door-1", "contact", T0 + 30, 1.0, T0 + 30))
+    assert writer.flush()
+    assert rows(
+        db,
+        "SELECT a.rule, e.kind, e.at FROM alarm_events e JOIN alarms a"
+        " ON a.id = e.alarm_id ORDER BY e.id",
+    ) == [
+        ("freezer-warm", "raised", T0),
+        ("freezer-warm", "cleared", T0 + 10),
+        ("door-open", "raised", T0 + 30),
+    ]
+    assert rows(db, "SELECT rule FROM rule_states") == [("door-open",)]
+    assert rows(db, "SELECT version, applied_at, error FROM hub_config") == [(1, T0 + 10, None)]
+    assert [[r.id for r in c.rules] for c in switched] == [["door-open"]]
+
+
+def test_a_refused_configuration_changes_nothing_but_its_record(writer: Writer, db: Path) -> None:
+    writer.submit(new_config(db, "rules: [{id: x, type: stale, device: nope, after: 1m}]", T0))
+    writer.submit(temp(-12.0, T0 + 20))
+    assert writer.flush()
+    assert [r.id for r in writer.engine.rules] == ["freezer-warm", "freezer-silent"]
+    assert rows(db, "SELECT rule FROM alarms") == [("freezer-warm",)]
+    assert rows(db, "SELECT version, applied_at, error FROM hub_config") == [
+        (1, None, "rules[0].device: unknown device 'nope'")
     ]

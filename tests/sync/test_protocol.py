@@ -4,7 +4,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from sync.protocol import STREAMS, SyncBatch
+from sync.protocol import STREAMS, ConfigRejected, ConfigVersion, SyncAck, SyncBatch
 from tests.hubfixtures import T0, access, alarm, alarm_event, batch, meter_event, reading
 
 
@@ -60,3 +60,24 @@ def test_a_kind_this_side_does_not_know_is_still_taken() -> None:
 def test_a_kind_must_fit_the_hub_column(kind: str) -> None:
     with pytest.raises(ValidationError, match="kind"):
         meter_event(1, kind=kind)
+
+
+def test_the_configuration_report_and_version_survive_the_wire() -> None:
+    sent = full_batch().model_copy(
+        update={
+            "config_version": 3,
+            "config_rejected": ConfigRejected(version=4, reason="rules[0].device: unknown"),
+        }
+    )
+    version = ConfigVersion(version=4, format="yaml", text="devices: []\n", by="root", at=T0)
+    ack = SyncAck(acked={}, server_time=T0, config=version)
+    assert SyncBatch.model_validate_json(sent.model_dump_json()) == sent
+    assert SyncAck.model_validate_json(ack.model_dump_json()) == ack
+
+
+def test_an_older_agent_says_nothing_of_configuration_and_an_older_hub_sends_none() -> None:
+    old_batch = {"site": "clinic", "sent_at": T0}
+    old_ack = {"acked": {"readings": 1}, "server_time": T0}
+    parsed = SyncBatch.model_validate_json(json.dumps(old_batch))
+    assert (parsed.config_version, parsed.config_rejected) == (None, None)
+    assert SyncAck.model_validate_json(json.dumps(old_ack)).config is None

@@ -20,7 +20,10 @@ def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
     with again.write() as conn:
         names = (applied(conn), migrate(conn, 0.0))
     again.close()
-    assert names == (["m001_initial", "m002_meter_events", "m003_operator_actions"], [])
+    assert names == (
+        ["m001_initial", "m002_meter_events", "m003_operator_actions", "m004_site_configs"],
+        [],
+    )
 
 
 def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None:
@@ -122,3 +125,20 @@ def test_a_hub_from_before_operator_actions_keeps_its_acknowledgements(hub_db_ur
     hubdb.close()
     # The uid an agent made for this action when it applied it (agent.actions.from_hub).
     assert (found, latched) == ([("hub-1", "freezer-warm", "hub")], False)
+
+
+def test_a_hub_from_before_site_configs_gains_the_tables(hub_db_url: str) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        schema.site_config_status.drop(conn)
+        schema.site_configs.drop(conn)
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m004_site_configs"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        tables = set(inspect(conn).get_table_names())
+    hubdb.close()
+    assert (names, {"site_configs", "site_config_status"} <= tables) == (
+        ["m004_site_configs"],
+        True,
+    )
