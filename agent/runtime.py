@@ -25,6 +25,7 @@ from agent.counters import CounterGuard
 from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.notify import Notifier, ScrubSecrets, configured_urls, target
+from agent.retention import Policy, Retention
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
 from collector.formats import Availability, build_router
@@ -68,6 +69,7 @@ class Agent:
             commit_interval=config.storage.commit_interval.total_seconds(),
             guard=CounterGuard(self.conn, config.device_map()),
             on_alarm=self._on_alarm,
+            retention=retention(config),
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
@@ -130,6 +132,7 @@ class Agent:
             site_name=self.config.site.name,
             timezone=self.config.site.timezone,
             clock=self.clock,
+            max_size=self.config.storage.max_size,
         )
 
     def start(self) -> None:
@@ -164,6 +167,7 @@ class Agent:
             reader,
             self.clock,
             notifier=self.notifier,
+            max_size=self.config.storage.max_size,
         )
         served = serve_metrics(collector, host, port)
         if served is not None:
@@ -202,6 +206,18 @@ class Agent:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+
+def retention(config: SiteConfig) -> Retention:
+    """The retention job of the site's store; with a hub, the next sync batch is never thinned."""
+    storage, hub = config.storage, config.hub
+    policy = Policy(
+        max_size=storage.max_size,
+        keep_raw=storage.keep_raw.total_seconds(),
+        keep_rollups=storage.keep_rollups.total_seconds(),
+        protect=hub.batch_size if hub is not None else 0,
+    )
+    return Retention(policy, config.site.id, hub=hub is not None)
 
 
 def _tune_gc() -> None:

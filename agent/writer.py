@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from agent import manual, store
 from agent.counters import CounterGuard, MeterEvent
+from agent.retention import Retention, reclaim
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
@@ -69,6 +70,7 @@ class Stats:
     meter_events: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     commit_seconds: float = 0.0
+    retention_errors: int = 0
 
 
 class Writer:
@@ -82,8 +84,12 @@ class Writer:
         max_queue: int = 100_000,
         on_alarm: Callable[[AlarmChange], None] | None = None,
         guard: CounterGuard | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.guard = guard
+        self.retention = retention
+        if retention is not None:
+            retention.load(conn)
         self.conn = conn
         self.engine = engine
         self.commit_interval = commit_interval
@@ -99,6 +105,7 @@ class Writer:
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
+        self._ticked: float | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -139,6 +146,7 @@ class Writer:
             batch, running = self._collect(first)
             if batch:
                 self._commit(batch)
+                self._maintain()
 
     def _collect(self, first: Entry | None) -> tuple[list[Entry], bool]:
         """Take what arrives, up to ``max_batch`` or ``commit_interval``, or until a short lull.
@@ -187,6 +195,34 @@ class Writer:
             alone = len(batch) > 1 and self._transaction([entry])
             if not alone and not self._quarantine_entry(entry):
                 return  # not even quarantine can be written (a full disk): acknowledge nothing
+
+    def _maintain(self) -> None:
+        """One slice of retention (``agent.retention``) after a batch that held a tick, in a
+        transaction of its own: the batch's messages are acknowledged already, and a failure
+        here rolls back only the slice."""
+        now, self._ticked = self._ticked, None
+        if self.retention is None or now is None:
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            changes = self.retention.run(self.conn, now)
+            for change in changes:
+                self._insert_change(change)
+            self.conn.execute("COMMIT")
+        except Exception:
+            log.exception("writer: retention slice rolled back")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.retention.load(self.conn)
+            self.stats.retention_errors += 1
+            return
+        if self.retention.last_step is not None:
+            try:
+                reclaim(self.conn)
+            except sqlite3.Error:
+                log.exception("writer: giving thinned pages back to the disk failed")
+        for change in changes:
+            self._announce(change)
 
     def _transaction(self, batch: list[Entry]) -> bool:
         started = time.perf_counter()
@@ -296,6 +332,7 @@ class Writer:
         if isinstance(item, Rejection):
             self._insert_rejection(item)
         elif isinstance(item, Tick):
+            self._ticked = item.now
             # Imports first: a reading imported by hand answers a stale rule before it fires.
             return self._evaluate_imports(item.now) + self.engine.on_tick(item.now)
         elif isinstance(item, Availability):
@@ -396,9 +433,7 @@ class Writer:
             if known:
                 continue
             try:
-                change = self.engine.acknowledge(
-                    action.alarm_id, action.by, action.at, action.activation
-                )
+                change = self._acknowledge(action)
                 changes += [change] if change else []
             except UnknownAlarm:
                 # Already closed here (or never ours): nothing to apply, but say it was seen.
@@ -408,6 +443,13 @@ class Writer:
                 (action.id, action.alarm_id, action.action, acked.at),
             )
         return changes
+
+    def _acknowledge(self, action: ActionRecord) -> AlarmChange | None:
+        if self.retention is not None and self.retention.owns(action.alarm_id):
+            return self.retention.acknowledge(
+                action.alarm_id, action.by, action.at, action.activation
+            )
+        return self.engine.acknowledge(action.alarm_id, action.by, action.at, action.activation)
 
     def _save_states(self) -> None:
         dirty = [
@@ -431,6 +473,8 @@ class Writer:
         self.engine.states, self.engine.alarms = restored.states, restored.alarms
         if self.guard is not None:
             self.guard.forget()
+        if self.retention is not None:
+            self.retention.load(self.conn)
         self._saved_states = dict(self.engine.states)
 
     def _announce(self, change: AlarmChange) -> None:
