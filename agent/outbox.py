@@ -2,7 +2,9 @@
 
 Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
 the things people act on arrive before the bulk. Meter events (resets, rollovers, gaps, jitter of
-cumulative meters) travel as a stream of their own, like the others.
+cumulative meters) travel as a stream of their own, like the others, and so do the rollups that
+stand in for readings thinned before they were sent (``agent.retention``); rollups of readings the
+hub already holds stay here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from agent import store
+from agent import retention, store
 from collector.config import DeviceConfig
 from sync.protocol import (
     STREAMS,
@@ -22,15 +24,13 @@ from sync.protocol import (
     DeviceInfo,
     MeterEventRecord,
     ReadingRecord,
+    RollupRecord,
+    StoreReport,
     SyncBatch,
 )
 
-TABLES = {
-    "readings": "readings",
-    "access_events": "access_events",
-    "alarm_events": "alarm_events",
-    "meter_events": "meter_events",
-}
+# Each stream is the table of its name, or the rows of it that go to the hub.
+FILTERS = {"rollups": "replaces_through IS NOT NULL AND "}
 
 
 def build_batch(
@@ -43,12 +43,14 @@ def build_batch(
     agent_version: str = "",
     site_name: str | None = None,
     timezone: str | None = None,
+    max_size: int | None = None,
 ) -> SyncBatch:
     cursors = store.cursors(conn)
     alarm_events = _alarm_events(conn, cursors.get("alarm_events", 0), limit)
     access = _access(conn, cursors.get("access_events", 0), limit)
     readings = _readings(conn, cursors.get("readings", 0), limit)
     meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
+    rollups = _rollups(conn, cursors.get("rollups", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return SyncBatch(
@@ -62,8 +64,22 @@ def build_batch(
         access_events=access,
         alarm_events=alarm_events,
         meter_events=meter_events,
+        rollups=rollups,
         applied_actions=reported,
         quarantined=quarantined,
+        store=store_report(conn, max_size),
+    )
+
+
+def store_report(conn: sqlite3.Connection, max_size: int | None) -> StoreReport:
+    pressure = conn.execute(
+        "SELECT 1 FROM alarms WHERE rule = ? AND active = 1", (retention.RULE,)
+    ).fetchone()
+    return StoreReport(
+        size=retention.measure(conn).size,
+        max_size=max_size,
+        pressure=pressure is not None,
+        thinned=retention.thinned(conn),
     )
 
 
@@ -81,7 +97,8 @@ def pending(conn: sqlite3.Connection) -> dict[str, int]:
     cursors = store.cursors(conn)
     return {
         stream: conn.execute(
-            f"SELECT COUNT(*) FROM {TABLES[stream]} WHERE id > ?", (cursors.get(stream, 0),)
+            f"SELECT COUNT(*) FROM {stream} WHERE {FILTERS.get(stream, '')}id > ?",
+            (cursors.get(stream, 0),),
         ).fetchone()[0]
         for stream in STREAMS
     }
@@ -162,3 +179,15 @@ def _alarm_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[Ala
         for r in rows
     ]
     return Chunk[AlarmEventRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _rollups(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[RollupRecord]:
+    rows = conn.execute(
+        "SELECT id, device, metric, hour, count, min, max, sum, first_ts, first, last_ts, last,"
+        f" replaces_after, replaces_through FROM rollups WHERE {FILTERS['rollups']}id > ?"
+        " ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    fields = tuple(RollupRecord.model_fields)
+    items = [RollupRecord.model_validate(dict(zip(fields, r, strict=True))) for r in rows]
+    return Chunk[RollupRecord](after=after, through=rows[-1][0] if rows else after, items=items)

@@ -44,7 +44,9 @@ class Syncer:
         site_name: str | None = None,
         timezone: str | None = None,
         clock: Callable[[], float] = time.time,
+        max_size: int | None = None,
     ) -> None:
+        self.max_size = max_size
         self.site_name = site_name
         self.timezone = timezone
         self.conn = conn
@@ -81,6 +83,7 @@ class Syncer:
             agent_version=self.agent_version,
             site_name=self.site_name,
             timezone=self.timezone,
+            max_size=self.max_size,
         )
         ack = self.client.push(batch)
         self.writer.submit(

@@ -11,6 +11,8 @@ from sync.protocol import (
     DeviceInfo,
     MeterEventRecord,
     ReadingRecord,
+    RollupRecord,
+    StoreReport,
     SyncAck,
     SyncBatch,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "DeviceInfo",
     "MeterEventRecord",
     "ReadingRecord",
+    "RollupRecord",
+    "StoreReport",
     "SyncAck",
     "SyncBatch",
 ]

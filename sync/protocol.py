@@ -6,6 +6,18 @@ hub stores records idempotently (keyed by site and seq) and acknowledges, per st
 sequence up to which it holds everything. The agent resumes from those acknowledgements, so a
 resent batch is harmless and a lost response costs only a resend.
 
+Readings thinned before they were sent (issue 5: a full store during a long outage) leave a gap in
+the readings stream that the ``rollups`` stream fills: each of its records is an hourly rollup
+that stands in for every reading of its device and metric in that hour with a seq in
+``(replaces_after, replaces_through]``, a run of consecutive readings the agent rolled up and
+deleted in one step. So the readings contract reads: a chunk carries every reading with
+``after < seq <= through`` *that still exists raw*; the seqs it skips are exactly those of the
+stand-in rollups' ranges, which reach the hub in the same or a later batch (the rollups stream has
+its own cursor). The agent never rolls up a reading that may be in flight, so the hub receives each
+reading either raw or inside a stand-in, never both. Rollups of readings the hub already holds stay
+at the agent. ``store`` reports the agent's store size and what it thinned (totals per kind since
+the store began, so a lost batch loses nothing).
+
 The protocol grows by new optional streams and fields, never by renaming: a hub takes a batch that
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
 ignores a stream it does not know and leaves it out of its acknowledgement, which the agent must
@@ -19,8 +31,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events")
-Stream = Literal["readings", "access_events", "alarm_events", "meter_events"]
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "rollups")
+Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "rollups"]
 
 
 class Wire(BaseModel):
@@ -97,7 +109,38 @@ class MeterEventRecord(Wire):
     previous: float | None = None
 
 
-T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
+class RollupRecord(Wire):
+    """An hour of one series' readings that the agent thinned before the hub had them (see the
+    module docstring); ``first``/``last`` keep a cumulative meter's consumption computable."""
+
+    seq: int
+    device: str
+    metric: str
+    hour: float
+    count: int = Field(ge=1)
+    min: float
+    max: float
+    sum: float
+    first_ts: float
+    first: float
+    last_ts: float
+    last: float
+    replaces_after: int = Field(ge=0)
+    replaces_through: int = Field(ge=0)
+
+
+class StoreReport(Wire):
+    """The agent's store: its size in bytes, its bound, whether ``storage_pressure`` is active,
+    and the rows thinned per kind (``expired``, ``synced``, ``rolled_up``, ``rollups_expired``)
+    since the store began."""
+
+    size: int = Field(ge=0)
+    max_size: int | None = None
+    pressure: bool = False
+    thinned: dict[str, int] = {}
+
+
+T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, RollupRecord)
 
 
 class Chunk(Wire, Generic[T]):
@@ -107,7 +150,11 @@ class Chunk(Wire, Generic[T]):
 
 
 AnyChunk = (
-    Chunk[ReadingRecord] | Chunk[AccessRecord] | Chunk[AlarmEventRecord] | Chunk[MeterEventRecord]
+    Chunk[ReadingRecord]
+    | Chunk[AccessRecord]
+    | Chunk[AlarmEventRecord]
+    | Chunk[MeterEventRecord]
+    | Chunk[RollupRecord]
 )
 
 
@@ -123,8 +170,10 @@ class SyncBatch(Wire):
     access_events: Chunk[AccessRecord] | None = None
     alarm_events: Chunk[AlarmEventRecord] | None = None
     meter_events: Chunk[MeterEventRecord] | None = None
+    rollups: Chunk[RollupRecord] | None = None
     applied_actions: list[int] = []
     quarantined: int = 0
+    store: StoreReport | None = None
 
     def chunks(self) -> dict[str, AnyChunk | None]:
         """Every stream by name; None for one the batch leaves out (an older agent's batch)."""
@@ -133,6 +182,7 @@ class SyncBatch(Wire):
             "access_events": self.access_events,
             "alarm_events": self.alarm_events,
             "meter_events": self.meter_events,
+            "rollups": self.rollups,
         }
 
 

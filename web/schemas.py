@@ -21,6 +21,17 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
+class SiteStoreOut(Out):
+    """The site's agent store (issue 5): bytes used of ``max_size``, whether it is thinning
+    readings the hub has not got (``storage_pressure``), rows thinned per kind in total."""
+
+    size: int
+    max_size: int | None
+    pressure: bool
+    thinned: dict[str, int]
+    reported_at: Timestamp
+
+
 class SiteOut(Out):
     id: str
     name: str
@@ -30,6 +41,7 @@ class SiteOut(Out):
     quarantined: int
     devices: int
     open_alarms: int
+    store: SiteStoreOut | None = None
 
 
 class ReadingOut(Out):

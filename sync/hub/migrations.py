@@ -20,7 +20,14 @@ Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x6677_6875_6200
 
 
-_ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
+_ADDED_LATER = frozenset(
+    {
+        schema.schema_migrations.name,
+        schema.meter_events.name,
+        schema.rollups.name,
+        schema.site_stores.name,
+    }
+)
 
 
 def m001_initial(conn: Connection) -> None:
@@ -32,7 +39,12 @@ def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
+def m003_bounded_store(conn: Connection) -> None:
+    schema.rollups.create(conn)
+    schema.site_stores.create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_bounded_store]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

@@ -233,6 +233,31 @@ MISTAKES = [
         ["storage.size: Extra inputs are not permitted"],
         id="unknown key",
     ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {max_size: 500 megabytes}")],
+        ["storage.max_size: not a size: '500 megabytes' (write e.g. 500MB, 2GB, 1.5GiB)"],
+        id="bad size",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {max_size: 2MB}")],
+        ["storage.max_size: must be at least 16MB: the write-ahead log alone takes up to 4MB"],
+        id="store too small",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {keep_raw: 30m}")],
+        ["storage.keep_raw: must be at least 1h"],
+        id="raw kept too briefly",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {keep_raw: 90d, keep_rollups: 30d}")],
+        ["storage: keep_rollups must be at least keep_raw: rollups outlive readings"],
+        id="rollups shorter than readings",
+    ),
+    pytest.param(
+        [("id: freezer-silent", "id: storage_pressure")],
+        ["rules[1].id: 'storage_pressure' is the agent's own alarm"],
+        id="reserved rule id",
+    ),
 ]
 
 
@@ -241,6 +266,22 @@ def test_a_mistake_is_reported_by_its_path(edits: list[tuple[str, str]], errors:
     with pytest.raises(ConfigError) as raised:
         parse_site(broken(*edits), env={})
     assert raised.value.errors == errors
+
+
+def test_the_store_is_bounded_by_default_and_sizes_read_as_written() -> None:
+    default, _ = parse_site(EXAMPLE, env={})
+    written, _ = parse_site(
+        broken(("storage: {path: ./data/agent.db}", "storage: {max_size: 2GiB, keep_raw: 7d}")),
+        env={},
+    )
+    unbounded, _ = parse_site(broken(("{path: ./data/agent.db}", "{max_size: null}")), env={})
+    assert (default.storage.max_size, default.storage.keep_raw, default.storage.keep_rollups) == (
+        500_000_000,
+        timedelta(days=30),
+        timedelta(days=400),
+    )
+    assert (written.storage.max_size, written.storage.keep_raw) == (2**31, timedelta(days=7))
+    assert unbounded.storage.max_size is None
 
 
 def test_every_field_mistake_is_reported_at_once() -> None:
