@@ -91,6 +91,8 @@ class Storage(Strict):
     max_size: Size | None = 500 * 1000**2
     keep_raw: Duration = timedelta(days=30)
     keep_rollups: Duration = timedelta(days=400)
+    # The post told of storage_pressure (none: the alarm is synced and annunciated, not notified).
+    post: str | None = None
 
     @field_validator("max_size")
     @classmethod
@@ -215,6 +217,8 @@ class SiteConfig(Strict):
             problems += [f"rules[{i}].{line}" for line in _references(rule, devices)]
             if rule.post is not None and rule.post not in posts:
                 problems.append(f"rules[{i}].post: unknown post {rule.post!r}")
+        if self.storage.post is not None and self.storage.post not in posts:
+            problems.append(f"storage.post: unknown post {self.storage.post!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -124,6 +124,11 @@ class AgentCollector(Collector):
             thinned.add_metric([kind], report.thinned.get(kind, 0))
         yield thinned
         yield CounterMetricFamily(
+            "fw_retention_seconds",
+            "Time the writer spent on retention slices",
+            value=self.writer.stats.retention_seconds,
+        )
+        yield CounterMetricFamily(
             "fw_retention_errors",
             "Retention slices rolled back",
             value=self.writer.stats.retention_errors,

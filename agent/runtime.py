@@ -217,7 +217,7 @@ def retention(config: SiteConfig) -> Retention:
         keep_rollups=storage.keep_rollups.total_seconds(),
         protect=hub.batch_size if hub is not None else 0,
     )
-    return Retention(policy, config.site.id, hub=hub is not None)
+    return Retention(policy, config.site.id, hub=hub is not None, post=storage.post)
 
 
 def _tune_gc() -> None:

@@ -71,6 +71,7 @@ class Stats:
     commits: int = 0
     commit_seconds: float = 0.0
     retention_errors: int = 0
+    retention_seconds: float = 0.0
 
 
 class Writer:
@@ -203,6 +204,7 @@ class Writer:
         now, self._ticked = self._ticked, None
         if self.retention is None or now is None:
             return
+        started = time.perf_counter()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             changes = self.retention.run(self.conn, now)
@@ -221,6 +223,7 @@ class Writer:
                 reclaim(self.conn)
             except sqlite3.Error:
                 log.exception("writer: giving thinned pages back to the disk failed")
+        self.stats.retention_seconds += time.perf_counter() - started
         for change in changes:
             self._announce(change)
 

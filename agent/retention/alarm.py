@@ -5,7 +5,8 @@ cycle (``rules.alarm``): raised, cleared when the pressure has gone, raised agai
 activation if it returns before anyone acknowledged it, else as a new alarm. Its id starts with
 ``agent-`` (a rule's alarms are bare uuid hex, the hub's own ``hub-``); it is stored, synced,
 notified and annunciated like any alarm, and an acknowledgement from the hub reaches it through
-the writer. ``storage_pressure`` is reserved: no rule of the site may take that id.
+the writer. Its post (``storage.post``) is the one notified. ``storage_pressure`` is reserved: no
+rule of the site may take that id.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def transition(
     max_size: int,
     now: float,
     new_id: str,
+    post: str | None = None,
 ) -> AlarmChange | None:
     """What happens to ``held`` (the open alarm, if any) when the condition is ``active``."""
     if not active:
@@ -50,7 +52,7 @@ def transition(
             device=site,
             metric=None,
             severity=SEVERITY,
-            post=None,
+            post=post,
             message=_message(site, size, max_size),
             raised_at=now,
             changed_at=now,

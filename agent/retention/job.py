@@ -93,11 +93,12 @@ def reclaim(conn: sqlite3.Connection) -> None:
 @dataclass
 class Retention:
     """The job's state between ticks; ``hub`` False: nothing is ever sent, so every reading
-    counts as delivered and only age and size thin them."""
+    counts as delivered and only age and size thin them. ``post``: whom the alarm notifies."""
 
     policy: Policy
     site: str
     hub: bool
+    post: str | None = None
     new_id: Callable[[], str] = field(default=lambda: alarm.PREFIX + uuid.uuid4().hex)
     pressure: bool = False
     held: Alarm | None = None
@@ -129,6 +130,7 @@ class Retention:
             max_size=self.policy.max_size or 0,
             now=now,
             new_id=self.new_id(),
+            post=self.post,
         )
         if change is not None:
             self.keep(change.alarm)

@@ -254,6 +254,11 @@ MISTAKES = [
         id="rollups shorter than readings",
     ),
     pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {post: boiler-room}")],
+        ["storage.post: unknown post 'boiler-room'"],
+        id="unknown storage post",
+    ),
+    pytest.param(
         [("id: freezer-silent", "id: storage_pressure")],
         ["rules[1].id: 'storage_pressure' is the agent's own alarm"],
         id="reserved rule id",
@@ -411,6 +416,14 @@ def test_field_errors_and_unknown_references_are_reported_together() -> None:
         "rules[0].post: unknown post 'nobody'",
     ]
     assert caught.value.errors[0].startswith("devices[0].kind:")
+
+
+def test_the_readme_storage_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("#### Bounded store and retention", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config, _ = parse_site("site: {id: s}\nposts: [{id: cold-store}]\n" + block, env={})
+    assert (config.storage.max_size, config.storage.post) == (500_000_000, "cold-store")
 
 
 def test_the_readme_notifications_example_validates() -> None:

@@ -11,7 +11,14 @@ MB = 1000**2
 
 def step(held: Alarm | None, active: bool, now: float, size: int = 19 * MB) -> Alarm | None:
     change = transition(
-        held, active, site="clinic", size=size, max_size=20 * MB, now=now, new_id=f"agent-{now}"
+        held,
+        active,
+        site="clinic",
+        size=size,
+        max_size=20 * MB,
+        now=now,
+        new_id=f"agent-{now}",
+        post="facilities",
     )
     return change.alarm if change else held
 
@@ -20,13 +27,14 @@ def test_raised_with_the_store_size_then_cleared() -> None:
     raised = step(None, True, T0)
     cleared = step(raised, False, T0 + 60, size=15 * MB)
     assert raised is not None and cleared is not None
-    assert (raised.id, raised.rule, raised.device, raised.severity, raised.value) == (
+    assert (raised.id, raised.rule, raised.device, raised.severity, raised.post) == (
         f"agent-{T0}",
         RULE,
         "clinic",
         "high",
-        95.0,
+        "facilities",
     )
+    assert raised.value == 95.0  # percent of max_size
     assert "19MB of 20MB" in raised.message
     assert (cleared.state, cleared.cleared_at, cleared.value) == (
         "cleared_unacknowledged",
