@@ -11,12 +11,14 @@ the readings stream that the ``rollups`` stream fills: each of its records is an
 that stands in for every reading of its device and metric in that hour with a seq in
 ``(replaces_after, replaces_through]``, a run of consecutive readings the agent rolled up and
 deleted in one step. So the readings contract reads: a chunk carries every reading with
-``after < seq <= through`` *that still exists raw*; the seqs it skips are exactly those of the
-stand-in rollups' ranges, which reach the hub in the same or a later batch (the rollups stream has
-its own cursor). The agent never rolls up a reading that may be in flight, so the hub receives each
-reading either raw or inside a stand-in, never both. Rollups of readings the hub already holds stay
-at the agent. ``store`` reports the agent's store size and what it thinned (totals per kind since
-the store began, so a lost batch loses nothing).
+``after < seq <= through`` *that the agent still holds raw*; the ones it lacks lie in stand-in
+ranges, whose rollups reach the hub in the same or a later batch (the rollups stream has its own
+cursor). The agent never rolls up a reading that may be in flight, so the hub receives each reading
+either raw or inside one stand-in, never both. Rollups of readings the hub already holds stay at
+the agent, which thins those readings by age and size: a hub whose cursor goes back (restored from
+an old backup) gets from the agent only the readings it still holds. ``store`` reports the agent's
+store: its size and the rows thinned per kind, as totals since the store began, so a lost batch
+loses nothing.
 
 The protocol grows by new optional streams and fields, never by renaming: a hub takes a batch that
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
