@@ -15,7 +15,7 @@ reading either raw or inside one stand-in rollup, never both.
 
 Size is the database's live pages (page count less the free list) plus the WAL file. Freed pages
 are reused before the file grows; a store created by this version has ``auto_vacuum=INCREMENTAL``
-and gives them back to the disk after each slice. An older store keeps ``auto_vacuum=NONE``
+and gives them back to the disk a megabyte at a time. An older store keeps ``auto_vacuum=NONE``
 (switching needs a full ``VACUUM``, which rewrites the file and needs as much free disk again: not
 something to start on a full disk), so its file stops growing but does not shrink.
 """
@@ -43,6 +43,7 @@ from agent.retention.rollup import Rollup, roll_up
 from rules.alarm import Alarm, AlarmChange
 
 __all__ = [
+    "RECLAIM_PAGES",
     "THINNED_KINDS",
     "Retention",
     "Usage",
@@ -60,6 +61,9 @@ _KIND: dict[Step, str] = {
     "expire_rollups": "rollups_expired",
 }
 _EVERYTHING = 2**62
+# 1 MiB of 4 KiB pages: freed pages are reused anyway; handing them back is worth a commit only
+# by the megabyte.
+RECLAIM_PAGES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +89,11 @@ def thinned(conn: sqlite3.Connection) -> dict[str, int]:
 
 def reclaim(conn: sqlite3.Connection) -> None:
     """Give free pages back to the disk (incremental auto-vacuum stores only), outside any
-    transaction. ``executescript``: a plain ``execute`` runs the pragma one page at a time."""
-    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+    transaction, once there are ``RECLAIM_PAGES`` of them: each pass is a commit of its own.
+    ``executescript``: a plain ``execute`` runs the pragma one page at a time."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        return
+    if conn.execute("PRAGMA freelist_count").fetchone()[0] >= RECLAIM_PAGES:
         conn.executescript("PRAGMA incremental_vacuum")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from agent import store
 from agent.retention import Policy, Retention, measure, thinned
+from agent.retention.job import RECLAIM_PAGES
 from agent.writer import SyncAcked, Tick, Writer
 from collector.models import AccessEvent, Reading
 from rules.engine import Engine
@@ -104,7 +105,7 @@ def one(writer: Writer, sql: str) -> tuple[object, ...]:
 def test_readings_the_hub_holds_become_rollups_when_they_are_old(writer: Writer) -> None:
     fill(writer, 20_000)  # 2,000 s of ten meters
     acked(writer, 12_000, T0)
-    for _ in range(3):  # slices of 5,000
+    for _ in range(6):  # slices of 2,000
         tick(writer, T0 + 30 * DAY + 1000)  # 30 days after the first 10,000 were received
     assert one(writer, "SELECT MIN(id), COUNT(*) FROM readings") == (10_001, 10_000)
     assert one(
@@ -140,7 +141,7 @@ def test_under_pressure_what_the_hub_holds_goes_first_oldest_first(writer: Write
     fill(writer, 50_000)
     before, pages = measure(writer.conn), one(writer, "PRAGMA page_count")[0]
     acked(writer, 35_000, T0)
-    for n in range(10):
+    for n in range(20):
         tick(writer, T0 + 60 + n)
     after = measure(writer.conn)
     counts = thinned(writer.conn)
@@ -153,7 +154,7 @@ def test_under_pressure_what_the_hub_holds_goes_first_oldest_first(writer: Write
     assert "rolled_up" not in counts
     assert after.size < 0.8 * MAX_SIZE <= 0.9 * MAX_SIZE <= before.size
     # Handed back to the disk (incremental auto-vacuum), not only freed inside the file.
-    assert one(writer, "PRAGMA freelist_count") == (0,)
+    assert one(writer, "PRAGMA freelist_count")[0] < RECLAIM_PAGES
     assert one(writer, "PRAGMA page_count")[0] < pages
     assert rows(writer, "SELECT rule FROM alarms") == [("freezer-warm",)]
     assert one(writer, KEPT) == kept
@@ -165,7 +166,7 @@ def test_unsent_readings_are_rolled_up_only_when_nothing_else_is_left(writer: Wr
     fill(writer, 50_000)
     tick(writer, T0 + 60)
     raised = one(writer, "SELECT id, state FROM alarms WHERE rule = 'storage_pressure'")
-    for n in range(1, 10):
+    for n in range(1, 20):
         tick(writer, T0 + 60 + n)
     stand_ins = rows(
         writer,
@@ -185,7 +186,7 @@ def test_unsent_readings_are_rolled_up_only_when_nothing_else_is_left(writer: Wr
     assert measure(writer.conn).size < 0.8 * MAX_SIZE
     # Only what the pressure needed: it stops once the store is under the low-water mark.
     rolled_up = thinned(writer.conn)["rolled_up"]
-    tick(writer, T0 + 70)
+    tick(writer, T0 + 80)
     assert thinned(writer.conn)["rolled_up"] == rolled_up < 50_000 - PROTECT
     kinds = [k for (k,) in rows(writer, "SELECT kind FROM alarm_events ORDER BY id")]
     assert kinds[-2:] == ["raised", "cleared"]
@@ -207,7 +208,7 @@ def test_without_a_hub_every_reading_counts_as_delivered(db: Path) -> None:
     writer = start(db, bounded(), hub=False)
     try:
         fill(writer, 50_000)
-        for n in range(10):
+        for n in range(20):
             tick(writer, T0 + 60 + n)
         counts = thinned(writer.conn)
         stand_ins = one(writer, "SELECT COUNT(*) FROM rollups WHERE replaces_through IS NOT NULL")
@@ -225,7 +226,7 @@ def test_the_alarm_survives_a_restart_and_clears_after_it(db: Path) -> None:
     first.conn.close()
     again = start(db, bounded())
     try:
-        for n in range(1, 10):
+        for n in range(1, 20):
             tick(again, T0 + 60 + n)
         found = rows(again, "SELECT state FROM alarms WHERE rule = 'storage_pressure'")
     finally:

@@ -83,7 +83,7 @@ def test_thinned_readings_reach_the_hub_once_as_rollups(
 ) -> None:
     incidents(writer)  # an alarm and 50 gate events, during the outage too
     fill(writer, 50_000)
-    for n in range(10):  # the hub is away: nothing is acknowledged
+    for n in range(20):  # the hub is away: nothing is acknowledged
         tick(writer, T0 + 60 + n)
     stand_ins = writer.conn.execute(
         "SELECT COUNT(*), SUM(count) FROM rollups WHERE replaces_through IS NOT NULL"
