@@ -44,6 +44,27 @@ class SiteOut(Out):
     store: SiteStoreOut | None = None
 
 
+class RollupOut(Out):
+    """An hour of one series an agent thinned before sending it: it stands in for the readings
+    with seq in (replaces_after, replaces_through] of that device, metric and hour."""
+
+    site: str
+    seq: int
+    device: str
+    metric: str
+    hour: Timestamp
+    count: int
+    min: float
+    max: float
+    sum: float
+    first_ts: Timestamp
+    first: float
+    last_ts: Timestamp
+    last: float
+    replaces_after: int
+    replaces_through: int
+
+
 class ReadingOut(Out):
     site: str
     seq: int

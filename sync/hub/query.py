@@ -65,6 +65,27 @@ class StoredReading:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRollup:
+    """An hour of readings an agent thinned before sending them (``sync.protocol``)."""
+
+    site: str
+    seq: int
+    device: str
+    metric: str
+    hour: float
+    count: int
+    min: float
+    max: float
+    sum: float
+    first_ts: float
+    first: float
+    last_ts: float
+    last: float
+    replaces_after: int
+    replaces_through: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAccessEvent:
     site: str
     seq: int
@@ -145,6 +166,25 @@ def readings(
     query = query.order_by(r.c.ts, r.c.site, r.c.seq).limit(limit)
     with hubdb.read() as conn:
         return [StoredReading(**row) for row in conn.execute(query).mappings()]
+
+
+def rollups(
+    hubdb: HubDB,
+    *,
+    site: str | None = None,
+    device: str | None = None,
+    metric: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[StoredRollup]:
+    """Stand-in rollups by hour (``start``/``end`` bound the hour's start)."""
+    r = schema.rollups
+    query = _between(select(r), r.c.hour, start, end)
+    query = _equal(query, {r.c.site: site, r.c.device: device, r.c.metric: metric})
+    query = query.order_by(r.c.hour, r.c.site, r.c.seq).limit(limit)
+    with hubdb.read() as conn:
+        return [StoredRollup(**row) for row in conn.execute(query).mappings()]
 
 
 def alarms(
