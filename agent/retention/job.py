@@ -109,7 +109,6 @@ class Retention:
     new_id: Callable[[], str] = field(default=lambda: alarm.PREFIX + uuid.uuid4().hex)
     pressure: bool = False
     held: Alarm | None = None
-    usage: Usage = Usage(0, 0, 0)
     last_step: Step | None = None
 
     def load(self, conn: sqlite3.Connection) -> None:
@@ -121,8 +120,8 @@ class Retention:
     def run(self, conn: sqlite3.Connection, now: float) -> list[AlarmChange]:
         """Thin one slice if due; return the alarm's change, if any. Inside the caller's
         transaction; ``reclaim`` after it commits when ``last_step`` is set."""
-        self.usage = measure(conn)
-        self.pressure = under_pressure(self.policy, self.usage.size, self.pressure)
+        size = measure(conn).size
+        self.pressure = under_pressure(self.policy, size, self.pressure)
         window = _Window.of(conn, self.hub)
         step = next_step(self.pressure, self._backlog(conn, now, window))
         if step is not None:
@@ -133,7 +132,7 @@ class Retention:
             self.held,
             alarm_active(was, self.pressure, step),
             site=self.site,
-            size=self.usage.size,
+            size=size,
             max_size=self.policy.max_size or 0,
             now=now,
             new_id=self.new_id(),
