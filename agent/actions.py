@@ -11,7 +11,7 @@ transaction. Every action is sent to the hub as the ``actions`` stream, numbered
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import timedelta
 from typing import Any
@@ -97,15 +97,19 @@ def receive(conn: sqlite3.Connection, action: Action, origin: str, at: float) ->
     return cursor.rowcount == 1
 
 
-def apply_pending(conn: sqlite3.Connection, engine: Engine, now: float) -> list[AlarmChange]:
-    """Apply the actions taken on site since the last tick, inside the writer's transaction."""
+Apply = Callable[[Action], tuple[AlarmChange | None, str | None]]
+
+
+def apply_pending(conn: sqlite3.Connection, apply: Apply, now: float) -> list[AlarmChange]:
+    """Apply the actions taken on site since the last tick, inside the writer's transaction
+    (``apply``: the writer's, which knows every alarm it owns)."""
     rows = conn.execute(
         f"SELECT id, {_COLUMNS} FROM actions WHERE applied_at IS NULL ORDER BY id"
     ).fetchall()
     changes = []
     for row in rows:
         action = _action(row[1:])
-        change, error = apply(engine, action)
+        change, error = apply(action)
         changes += [change] if change else []
         conn.execute(
             "UPDATE actions SET applied_at = ?, error = ? WHERE id = ?", (now, error, row[0])

@@ -62,26 +62,28 @@ def agent_run(config: Path) -> None:
 @agent.command("status")
 @click.argument("config", type=click.Path(path_type=Path))
 def agent_status(config: Path) -> None:
-    """Print what the agent's store holds, what the hub has not yet acknowledged, what was
-    quarantined (per device and reason), the open alarms, the notifications not delivered
-    (pending or given up, URLs redacted), and which hub version of the devices, posts and rules
-    runs (and the last one refused, with why)."""
+    """Print what the agent's store holds, its size against storage.max_size and what was
+    thinned, what the hub has not yet acknowledged, what was quarantined (per device and
+    reason), the open alarms, the notifications not delivered (pending or given up, URLs
+    redacted), and which hub version of the devices, posts and rules runs (and the last one
+    refused, with why)."""
     from datetime import UTC, datetime
 
     from agent import store
-    from agent.status import config_lines, notification_lines, read_status
+    from agent.status import config_lines, notification_lines, read_status, store_line
 
     site, _ = _load_or_exit(config)
     if not site.storage.path.exists():
         click.echo(f"no store at {site.storage.path} yet", err=True)
         sys.exit(1)
-    status = read_status(store.connect(site.storage.path, readonly=True))
+    status = read_status(store.connect(site.storage.path, readonly=True), site.storage.max_size)
     last = status.last_reading_at
     when = datetime.fromtimestamp(last, UTC).isoformat() if last else "never"
     click.echo(
         f"site {site.site.id}: {status.readings} readings (last {when}), "
         f"{status.access_events} access events"
     )
+    click.echo(store_line(status))
     click.echo(
         "not yet acknowledged by the hub: "
         + ", ".join(f"{k} {v}" for k, v in status.unsent.items())

@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from agent.retention.alarm import RULE as STORAGE_PRESSURE
 from collector.config import ID_PATTERN, DeviceConfig, Strict
 from collector.duration import Duration
+from collector.size import Size, format_size
 from rules.grouping import Grouping
 from rules.muting import InhibitRule
 from rules.site import (
@@ -49,6 +51,7 @@ __all__ = [
     "with_spec",
 ]
 
+MIN_STORE_SIZE = 16 * 1000**2
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -97,6 +100,37 @@ class Hub(Strict):
 class Storage(Strict):
     path: Path = Path("./data/agent.db")
     commit_interval: Duration = timedelta(milliseconds=50)
+    # Bounded disk and retention (agent.retention): thinning starts at 90% of max_size (null: no
+    # bound); raw readings the hub holds are kept keep_raw, their hourly rollups keep_rollups
+    # (energy.md: a baseline wants 12 complete months).
+    max_size: Size | None = 500 * 1000**2
+    keep_raw: Duration = timedelta(days=30)
+    keep_rollups: Duration = timedelta(days=400)
+    # The post told of storage_pressure (none: the alarm is synced and annunciated, not notified).
+    post: str | None = None
+
+    @field_validator("max_size")
+    @classmethod
+    def _room_for_the_wal(cls, value: int | None) -> int | None:
+        if value is not None and value < MIN_STORE_SIZE:
+            raise ValueError(
+                f"must be at least {format_size(MIN_STORE_SIZE)}: the write-ahead log alone"
+                " takes up to 4MB"
+            )
+        return value
+
+    @field_validator("keep_raw", "keep_rollups")
+    @classmethod
+    def _keep_something(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h")
+        return value
+
+    @model_validator(mode="after")
+    def _rollups_outlive_readings(self) -> Storage:
+        if self.keep_rollups < self.keep_raw:
+            raise ValueError("keep_rollups must be at least keep_raw: rollups outlive readings")
+        return self
 
 
 class Metrics(Strict):
@@ -154,6 +188,14 @@ class SiteConfig(Strict):
     def _references(self) -> SiteConfig:
         problems = site_problems(self.devices, self.posts, self.rules)
         problems += _inhibit_references(self)
+        problems += [
+            f"rules[{i}].id: {rule.id!r} is the agent's own alarm"
+            for i, rule in enumerate(self.rules)
+            if rule.id == STORAGE_PRESSURE
+        ]
+        posts = {p.id for p in self.posts}
+        if self.storage.post is not None and self.storage.post not in posts:
+            problems.append(f"storage.post: unknown post {self.storage.post!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

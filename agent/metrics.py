@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent import outbox
+from agent import outbox, retention
 from agent.mqtt import Subscriber
 from agent.notify import Notifier
 from agent.notify import outbox as notify_outbox
@@ -38,6 +38,7 @@ class AgentCollector(Collector):
     reader: sqlite3.Connection
     clock: Callable[[], float] = time.time
     notifier: Notifier | None = None
+    max_size: int | None = None
 
     def collect(self) -> Iterator[Metric]:
         stats = self.writer.stats
@@ -81,6 +82,7 @@ class AgentCollector(Collector):
             value=int(self.subscriber.connected),
         )
         yield from self._sync()
+        yield from self._store()
         yield from self._modbus()
         yield from self._notifications()
 
@@ -102,6 +104,35 @@ class AgentCollector(Collector):
             for scheme, count in sorted(counts.items()):
                 family.add_metric([scheme], count)
             yield family
+
+    def _store(self) -> Iterator[Metric]:
+        report = outbox.store_report(self.reader, self.max_size)
+        yield GaugeMetricFamily(
+            "fw_store_bytes", "Store size: live database pages and the WAL", value=report.size
+        )
+        if report.max_size is not None:
+            yield GaugeMetricFamily("fw_store_max_bytes", "storage.max_size", value=report.max_size)
+        yield GaugeMetricFamily(
+            "fw_storage_pressure",
+            "1 while storage_pressure is active",
+            value=int(report.pressure),
+        )
+        thinned = CounterMetricFamily(
+            "fw_thinned", "Rows thinned from the store since it began", labels=["kind"]
+        )
+        for kind in retention.THINNED_KINDS:
+            thinned.add_metric([kind], report.thinned.get(kind, 0))
+        yield thinned
+        yield CounterMetricFamily(
+            "fw_retention_seconds",
+            "Time the writer spent on retention slices",
+            value=self.writer.stats.retention_seconds,
+        )
+        yield CounterMetricFamily(
+            "fw_retention_errors",
+            "Retention slices rolled back",
+            value=self.writer.stats.retention_errors,
+        )
 
     def _modbus(self) -> Iterator[Metric]:
         if self.poller is None:

@@ -2,8 +2,10 @@
 
 Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
 the things people act on arrive before the bulk. Meter events (resets, rollovers, gaps, jitter of
-cumulative meters) travel as a stream of their own, like the others, and so does the operator
-action log (``agent.actions``), whichever end each action was taken at.
+cumulative meters) travel as a stream of their own, like the others, and so do the operator
+action log (``agent.actions``), whichever end each action was taken at, and the rollups that
+stand in for readings thinned before they were sent (``agent.retention``); rollups of readings the
+hub already holds stay here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from agent import downlink, store
+from agent import downlink, retention, store
 from collector.config import DeviceConfig
 from sync.protocol import (
     ACTION_KINDS,
@@ -25,16 +27,13 @@ from sync.protocol import (
     MeterEventRecord,
     OperatorActionRecord,
     ReadingRecord,
+    RollupRecord,
+    StoreReport,
     SyncBatch,
 )
 
-TABLES = {
-    "readings": "readings",
-    "access_events": "access_events",
-    "alarm_events": "alarm_events",
-    "meter_events": "meter_events",
-    "actions": "actions",
-}
+# Each stream is the table of its name, or the rows of it that go to the hub.
+FILTERS = {"rollups": "replaces_through IS NOT NULL AND "}
 
 
 def build_batch(
@@ -47,6 +46,7 @@ def build_batch(
     agent_version: str = "",
     site_name: str | None = None,
     timezone: str | None = None,
+    max_size: int | None = None,
 ) -> SyncBatch:
     cursors = store.cursors(conn)
     alarm_events = _alarm_events(conn, cursors.get("alarm_events", 0), limit)
@@ -54,6 +54,7 @@ def build_batch(
     readings = _readings(conn, cursors.get("readings", 0), limit)
     meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
     actions = _actions(conn, cursors.get("actions", 0), limit)
+    rollups = _rollups(conn, cursors.get("rollups", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     config_version, config_rejected = downlink.report(conn)
@@ -69,11 +70,25 @@ def build_batch(
         alarm_events=alarm_events,
         meter_events=meter_events,
         actions=actions,
+        rollups=rollups,
         applied_actions=reported,
         action_kinds=list(ACTION_KINDS),
         quarantined=quarantined,
         config_version=config_version,
         config_rejected=config_rejected,
+        store=store_report(conn, max_size),
+    )
+
+
+def store_report(conn: sqlite3.Connection, max_size: int | None) -> StoreReport:
+    pressure = conn.execute(
+        "SELECT 1 FROM alarms WHERE rule = ? AND active = 1", (retention.RULE,)
+    ).fetchone()
+    return StoreReport(
+        size=retention.measure(conn).size,
+        max_size=max_size,
+        pressure=pressure is not None,
+        thinned=retention.thinned(conn),
     )
 
 
@@ -91,7 +106,8 @@ def pending(conn: sqlite3.Connection) -> dict[str, int]:
     cursors = store.cursors(conn)
     return {
         stream: conn.execute(
-            f"SELECT COUNT(*) FROM {TABLES[stream]} WHERE id > ?", (cursors.get(stream, 0),)
+            f"SELECT COUNT(*) FROM {stream} WHERE {FILTERS.get(stream, '')}id > ?",
+            (cursors.get(stream, 0),),
         ).fetchone()[0]
         for stream in STREAMS
     }
@@ -185,3 +201,15 @@ def _actions(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[Operator
     return Chunk[OperatorActionRecord](
         after=after, through=rows[-1][0] if rows else after, items=items
     )
+
+
+def _rollups(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[RollupRecord]:
+    rows = conn.execute(
+        "SELECT id, device, metric, hour, count, min, max, sum, first_ts, first, last_ts, last,"
+        f" replaces_after, replaces_through FROM rollups WHERE {FILTERS['rollups']}id > ?"
+        " ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    fields = tuple(RollupRecord.model_fields)
+    items = [RollupRecord.model_validate(dict(zip(fields, r, strict=True))) for r in rows]
+    return Chunk[RollupRecord](after=after, through=rows[-1][0] if rows else after, items=items)

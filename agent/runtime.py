@@ -25,6 +25,7 @@ from agent.counters import CounterGuard
 from agent.metrics import AgentCollector, serve_metrics
 from agent.mqtt import Subscriber
 from agent.notify import Notifier, ScrubSecrets, configured_urls, target
+from agent.retention import Policy, Retention
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
 from collector.formats import Availability, build_router
@@ -71,6 +72,7 @@ class Agent:
             guard=CounterGuard(self.conn, config.device_map()),
             on_alarm=self._on_alarm,
             on_reconfigure=self._reconfigured,
+            retention=retention(config),
         )
         self.subscriber = Subscriber(
             config.mqtt.url,
@@ -151,6 +153,7 @@ class Agent:
             timezone=self.config.site.timezone,
             clock=self.clock,
             check_config=lambda version, at: downlink.check(self.config, version, at),
+            max_size=self.config.storage.max_size,
         )
 
     def start(self) -> None:
@@ -185,6 +188,7 @@ class Agent:
             reader,
             self.clock,
             notifier=self.notifier,
+            max_size=self.config.storage.max_size,
         )
         self._collector = collector
         served = serve_metrics(collector, host, port)
@@ -228,6 +232,18 @@ class Agent:
 
 def _meters(config: SiteConfig) -> list[tuple[str, ModbusSource]]:
     return [(d.id, d.source) for d in config.devices if isinstance(d.source, ModbusSource)]
+
+
+def retention(config: SiteConfig) -> Retention:
+    """The retention job of the site's store; with a hub, the next sync batch is never thinned."""
+    storage, hub = config.storage, config.hub
+    policy = Policy(
+        max_size=storage.max_size,
+        keep_raw=storage.keep_raw.total_seconds(),
+        keep_rollups=storage.keep_rollups.total_seconds(),
+        protect=hub.batch_size if hub is not None else 0,
+    )
+    return Retention(policy, config.site.id, hub=hub is not None, post=storage.post)
 
 
 def _tune_gc() -> None:

@@ -6,10 +6,11 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent import downlink, outbox, store
+from agent import downlink, outbox, retention, store
 from agent.notify import outbox as notify_outbox
+from collector.size import format_size
 from rules.alarm import Alarm
-from sync.protocol import ConfigRejected
+from sync.protocol import ConfigRejected, StoreReport
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,15 @@ class Status:
     notifications: notify_outbox.Counts
     # Pending ones (oldest first), then the ones given up (latest first); URLs redacted.
     notification_problems: list[notify_outbox.Problem]
+    # Size against the bound and rows thinned per kind (agent.retention), as the hub is told.
+    store: StoreReport
+    rollups: int
     # The hub version of the devices, posts and rules running (0: the file's; agent.downlink).
     config_version: int = 0
     config_rejected: ConfigRejected | None = None
 
 
-def read_status(conn: sqlite3.Connection) -> Status:
+def read_status(conn: sqlite3.Connection, max_size: int | None = None) -> Status:
     quarantined = conn.execute(
         "SELECT COALESCE(device, '?'), reason, COUNT(*) FROM quarantine"
         " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
@@ -45,6 +49,23 @@ def read_status(conn: sqlite3.Connection) -> Status:
         notification_problems=notify_outbox.problems(conn),
         config_version=config_version,
         config_rejected=config_rejected,
+        store=outbox.store_report(conn, max_size),
+        rollups=conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0],
+    )
+
+
+def store_line(status: Status) -> str:
+    """``store: 412MB of 500MB (82%), 1200 rollups; thinned: expired 10, synced 5000``."""
+    report = status.store
+    bound = ""
+    if report.max_size:
+        share = 100 * report.size / report.max_size
+        bound = f" of {format_size(report.max_size)} ({share:.0f}%)"
+    pressure = ", STORAGE PRESSURE" if report.pressure else ""
+    counts = ", ".join(f"{k} {report.thinned.get(k, 0)}" for k in retention.THINNED_KINDS)
+    return (
+        f"store: {format_size(report.size)}{bound}{pressure}, {status.rollups} rollups;"
+        f" thinned: {counts}"
     )
 
 

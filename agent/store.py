@@ -218,6 +218,29 @@ def m010_hub_config(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m011_rollups(db: sqlite_utils.Database) -> None:
+    # Hourly rollups of thinned readings (agent.retention). A rollup with replaces_through set
+    # stands in for the unsent readings with ids in (replaces_after, replaces_through] and goes to
+    # the hub as the rollups stream; the others summarise readings the hub already holds. Rows
+    # are never merged after the fact: several of one hour combine (agent.retention.rollup).
+    db.execute(
+        """CREATE TABLE rollups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL, metric TEXT NOT NULL,
+            hour REAL NOT NULL, count INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+            sum REAL NOT NULL, first_ts REAL NOT NULL, first REAL NOT NULL,
+            last_ts REAL NOT NULL, last REAL NOT NULL,
+            replaces_after INTEGER, replaces_through INTEGER)"""
+    )
+    db.execute("CREATE INDEX rollups_hour ON rollups (hour)")
+    db.execute("CREATE INDEX rollups_stand_ins ON rollups (id) WHERE replaces_through IS NOT NULL")
+    # Rows thinned per kind since the store began: reported to the hub with every batch.
+    db.execute("CREATE TABLE thinned (kind TEXT PRIMARY KEY, count INTEGER NOT NULL)")
+
+
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (wrong site, unreadable file)."""
 
@@ -226,7 +249,15 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    if not readonly:
+        # Before anything creates the file's first table (and before WAL, which writes the
+        # header): a new store hands thinned pages back to the disk (agent.retention.job). An
+        # existing store keeps its mode; switching would take a full VACUUM.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
+    # The WAL file counts against the store's max_size: truncate it after a checkpoint instead of
+    # keeping the largest it ever grew to.
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     # FULL: a commit is on disk before the broker is told the message is handled, so neither a
     # killed process nor a power cut loses what was acknowledged. Batching keeps fsyncs few.
     conn.execute("PRAGMA synchronous=FULL")
@@ -296,7 +327,14 @@ def dump_alarm(alarm: Alarm) -> str:
     return json.dumps(asdict(alarm))
 
 
-SYNCED_TABLES = ("readings", "access_events", "alarm_events", "meter_events", "actions")
+SYNCED_TABLES = (
+    "readings",
+    "access_events",
+    "alarm_events",
+    "meter_events",
+    "actions",
+    "rollups",
+)
 
 
 def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:
@@ -312,8 +350,13 @@ def set_cursor(conn: sqlite3.Connection, stream: str, acked: int) -> None:
     top = row[0] if row else 0
     if acked > top:
         conn.execute(f"UPDATE {stream} SET id = id + ?", (acked,))
-        if stream == "readings":  # the import queue names readings by id
+        if stream == "readings":  # the import queue and stand-in rollups name readings by id
             conn.execute("UPDATE import_queue SET reading = reading + ?", (acked,))
+            conn.execute(
+                "UPDATE rollups SET replaces_after = replaces_after + ?,"
+                " replaces_through = replaces_through + ? WHERE replaces_through IS NOT NULL",
+                (acked, acked),
+            )
         conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (stream,))
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (stream, top + acked))
     conn.execute(

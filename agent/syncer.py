@@ -47,10 +47,12 @@ class Syncer:
         timezone: str | None = None,
         clock: Callable[[], float] = time.time,
         check_config: Callable[[ConfigVersion, float], NewConfig] | None = None,
+        max_size: int | None = None,
     ) -> None:
         # Validates a delivered configuration version here, off the writer's thread (apprise
         # loads its plugins for the URL checks); None: versions are not applied.
         self.check_config = check_config
+        self.max_size = max_size
         self.site_name = site_name
         self.timezone = timezone
         self.conn = conn
@@ -87,6 +89,7 @@ class Syncer:
             agent_version=self.agent_version,
             site_name=self.site_name,
             timezone=self.timezone,
+            max_size=self.max_size,
         )
         ack = self.client.push(batch)
         # Before the flush: a configuration applied in it asks for the devices to go again.

@@ -22,9 +22,10 @@ from agent.actions import from_hub
 from agent.config import SiteConfig
 from agent.counters import CounterGuard, MeterEvent
 from agent.downlink import NewConfig
+from agent.retention import Retention, reclaim
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
-from rules.actions import InvalidAction, check
+from rules.actions import Action, InvalidAction, check
 from rules.alarm import AlarmChange
 from rules.engine import Engine
 from rules.kinds import dump_state
@@ -73,6 +74,8 @@ class Stats:
     meter_events: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     commit_seconds: float = 0.0
+    retention_errors: int = 0
+    retention_seconds: float = 0.0
 
 
 class Writer:
@@ -87,12 +90,16 @@ class Writer:
         on_alarm: Callable[[AlarmChange], None] | None = None,
         guard: CounterGuard | None = None,
         on_reconfigure: Callable[[SiteConfig], None] | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.guard = guard
         # After the commit that switched the rules: the rest of the agent follows (router,
         # subscriptions, notifier, sync).
         self.on_reconfigure = on_reconfigure
         self._reconfigured: list[SiteConfig] = []
+        self.retention = retention
+        if retention is not None:
+            retention.load(conn)
         self.conn = conn
         self.engine = engine
         self.commit_interval = commit_interval
@@ -109,6 +116,7 @@ class Writer:
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
+        self._ticked: float | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -149,6 +157,7 @@ class Writer:
             batch, running = self._collect(first)
             if batch:
                 self._commit(batch)
+                self._maintain()
 
     def _collect(self, first: Entry | None) -> tuple[list[Entry], bool]:
         """Take what arrives, up to ``max_batch`` or ``commit_interval``, or until a short lull.
@@ -197,6 +206,36 @@ class Writer:
             alone = len(batch) > 1 and self._transaction([entry])
             if not alone and not self._quarantine_entry(entry):
                 return  # not even quarantine can be written (a full disk): acknowledge nothing
+
+    def _maintain(self) -> None:
+        """One slice of retention (``agent.retention``) after a batch that held a tick, in a
+        transaction of its own: the batch's messages are acknowledged already, and a failure
+        here rolls back only the slice."""
+        now, self._ticked = self._ticked, None
+        if self.retention is None or now is None:
+            return
+        started = time.perf_counter()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            changes = self.retention.run(self.conn, now)
+            for change in changes:
+                self._insert_change(change)
+            self.conn.execute("COMMIT")
+        except Exception:
+            log.exception("writer: retention slice rolled back")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.retention.load(self.conn)
+            self.stats.retention_errors += 1
+            return
+        if self.retention.last_step is not None:
+            try:
+                reclaim(self.conn)
+            except sqlite3.Error:
+                log.exception("writer: giving thinned pages back to the disk failed")
+        self.stats.retention_seconds += time.perf_counter() - started
+        for change in changes:
+            self._announce(change)
 
     def _transaction(self, batch: list[Entry]) -> bool:
         started = time.perf_counter()
@@ -318,10 +357,11 @@ class Writer:
         if isinstance(item, Rejection):
             self._insert_rejection(item)
         elif isinstance(item, Tick):
+            self._ticked = item.now
             # Imports first: a reading imported by hand answers a stale rule before it fires.
             changes = self._evaluate_imports(item.now) + self.engine.on_tick(item.now)
             actions.designed(self.conn, self.engine.rules, item.now)
-            return changes + actions.apply_pending(self.conn, self.engine, item.now)
+            return changes + actions.apply_pending(self.conn, self._apply_action, item.now)
         elif isinstance(item, Availability):
             return self.engine.on_availability(item.device, item.online, item.received_at)
         elif isinstance(item, SyncAcked):
@@ -461,11 +501,22 @@ class Writer:
             return []
         if not actions.receive(self.conn, action, "hub", at):
             return []
-        change, error = actions.apply(self.engine, action)
+        change, error = self._apply_action(action)
         if error:
             log.info("hub %s of alarm %s: %s", action.kind, action.alarm_id, error)
             self.conn.execute("UPDATE actions SET error = ? WHERE uid = ?", (error, action.id))
         return [change] if change else []
+
+    def _apply_action(self, action: Action) -> tuple[AlarmChange | None, str | None]:
+        """The engine's alarms take every action; the store's own (storage_pressure) only an
+        acknowledgement."""
+        owned = self.retention is not None and self.retention.owns(action.alarm_id or "")
+        if owned and self.retention is not None and action.kind == "ack":
+            change = self.retention.acknowledge(
+                action.alarm_id or "", action.by, action.at, action.activation
+            )
+            return change, None
+        return actions.apply(self.engine, action)
 
     def _save_states(self) -> None:
         dirty = [
@@ -489,6 +540,8 @@ class Writer:
         self.engine.states, self.engine.alarms = restored.states, restored.alarms
         if self.guard is not None:
             self.guard.forget()
+        if self.retention is not None:
+            self.retention.load(self.conn)
         self._saved_states = dict(self.engine.states)
 
     def _announce(self, change: AlarmChange) -> None:

@@ -13,6 +13,8 @@ from sync.protocol import (
     DeviceInfo,
     MeterEventRecord,
     ReadingRecord,
+    RollupRecord,
+    StoreReport,
     SyncAck,
     SyncBatch,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "DeviceInfo",
     "MeterEventRecord",
     "ReadingRecord",
+    "RollupRecord",
+    "StoreReport",
     "SyncAck",
     "SyncBatch",
 ]

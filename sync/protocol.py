@@ -6,6 +6,20 @@ hub stores records idempotently (keyed by site and seq) and acknowledges, per st
 sequence up to which it holds everything. The agent resumes from those acknowledgements, so a
 resent batch is harmless and a lost response costs only a resend.
 
+Readings thinned before they were sent (issue 5: a full store during a long outage) leave a gap in
+the readings stream that the ``rollups`` stream fills: each of its records is an hourly rollup
+that stands in for every reading of its device and metric in that hour with a seq in
+``(replaces_after, replaces_through]``, a run of consecutive readings the agent rolled up and
+deleted in one step. So the readings contract reads: a chunk carries every reading with
+``after < seq <= through`` *that the agent still holds raw*; the ones it lacks lie in stand-in
+ranges, whose rollups reach the hub in the same or a later batch (the rollups stream has its own
+cursor). The agent never rolls up a reading that may be in flight, so the hub receives each reading
+either raw or inside one stand-in, never both. Rollups of readings the hub already holds stay at
+the agent, which thins those readings by age and size: a hub whose cursor goes back (restored from
+an old backup) gets from the agent only the readings it still holds. ``store`` reports the agent's
+store: its size and the rows thinned per kind, as totals since the store began, so a lost batch
+loses nothing.
+
 The protocol grows by new optional streams and fields, never by renaming: a hub takes a batch that
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
 ignores a stream it does not know and leaves it out of its acknowledgement, which the agent must
@@ -26,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
 MAX_REASON = 8000
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "actions")
-Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "actions"]
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "actions", "rollups")
+Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "actions", "rollups"]
 # The action kinds an agent of this version applies; an older agent does not say, and gets acks.
 ACTION_KINDS = (
     "ack",
@@ -137,8 +151,45 @@ class OperatorActionRecord(Wire):
     activation: int | None = None
 
 
+class RollupRecord(Wire):
+    """An hour of one series' readings that the agent thinned before the hub had them (see the
+    module docstring); ``first``/``last`` keep a cumulative meter's consumption computable."""
+
+    seq: int
+    device: str
+    metric: str
+    hour: float
+    count: int = Field(ge=1)
+    min: float
+    max: float
+    sum: float
+    first_ts: float
+    first: float
+    last_ts: float
+    last: float
+    replaces_after: int = Field(ge=0)
+    replaces_through: int = Field(ge=0)
+
+
+class StoreReport(Wire):
+    """The agent's store: its size in bytes, its bound, whether ``storage_pressure`` is active,
+    and the rows thinned per kind (``expired``, ``synced``, ``rolled_up``, ``rollups_expired``)
+    since the store began."""
+
+    size: int = Field(ge=0)
+    max_size: int | None = None
+    pressure: bool = False
+    thinned: dict[str, int] = {}
+
+
 T = TypeVar(
-    "T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, OperatorActionRecord
+    "T",
+    ReadingRecord,
+    AccessRecord,
+    AlarmEventRecord,
+    MeterEventRecord,
+    OperatorActionRecord,
+    RollupRecord,
 )
 
 
@@ -154,6 +205,7 @@ AnyChunk = (
     | Chunk[AlarmEventRecord]
     | Chunk[MeterEventRecord]
     | Chunk[OperatorActionRecord]
+    | Chunk[RollupRecord]
 )
 
 
@@ -178,12 +230,14 @@ class SyncBatch(Wire):
     alarm_events: Chunk[AlarmEventRecord] | None = None
     meter_events: Chunk[MeterEventRecord] | None = None
     actions: Chunk[OperatorActionRecord] | None = None
+    rollups: Chunk[RollupRecord] | None = None
     applied_actions: list[int] = []
     # The action kinds this agent applies; None (an older agent): acknowledgements only.
     action_kinds: list[str] | None = None
     quarantined: int = 0
     config_version: int | None = Field(default=None, ge=0)
     config_rejected: ConfigRejected | None = None
+    store: StoreReport | None = None
 
     def chunks(self) -> dict[str, AnyChunk | None]:
         """Every stream by name; None for one the batch leaves out (an older agent's batch)."""
@@ -193,6 +247,7 @@ class SyncBatch(Wire):
             "alarm_events": self.alarm_events,
             "meter_events": self.meter_events,
             "actions": self.actions,
+            "rollups": self.rollups,
         }
 
 

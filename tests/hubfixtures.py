@@ -36,6 +36,7 @@ from sync.protocol import (
     DeviceInfo,
     MeterEventRecord,
     ReadingRecord,
+    RollupRecord,
     SyncBatch,
 )
 from tests.support.wait import until
@@ -193,6 +194,18 @@ def meter_event(
     )
 
 
+def rollup(seq: int, replaces: tuple[int, int] = (0, 1), **fields: object) -> RollupRecord:
+    base: dict[str, object] = {"device": "freezer-1", "metric": "temperature", "hour": T0 - 400}
+    values = {"count": 2, "min": -19.0, "max": -18.0, "sum": -37.0, "first": -19.0, "last": -18.0}
+    return RollupRecord.model_validate(
+        base
+        | values
+        | {"first_ts": T0 - 400, "last_ts": T0 - 100}
+        | fields
+        | {"seq": seq, "replaces_after": replaces[0], "replaces_through": replaces[1]}
+    )
+
+
 DEVICES = [
     DeviceInfo(id="freezer-1", name="Kitchen freezer", kind="temperature", building="Canteen"),
     DeviceInfo(id="gate-north", name="North gate", kind="access_reader"),
@@ -206,6 +219,7 @@ def batch(
     access_events: list[AccessRecord] | None = None,
     alarm_events: list[AlarmEventRecord] | None = None,
     meter_events: list[MeterEventRecord] | None = None,
+    rollups: list[RollupRecord] | None = None,
     after: int = 0,
     devices: list[DeviceInfo] | None = None,
     applied_actions: list[int] | None = None,
@@ -220,11 +234,14 @@ def batch(
         access_events=_chunk(after, access_events or []),
         alarm_events=_chunk(after, alarm_events or []),
         meter_events=_chunk(after, meter_events or []),
+        rollups=_chunk(after, rollups or []),
         applied_actions=applied_actions or [],
     )
 
 
-Record = TypeVar("Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
+Record = TypeVar(
+    "Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, RollupRecord
+)
 
 
 def _chunk(after: int, items: list[Record]) -> Chunk[Record]:

@@ -37,6 +37,7 @@ from web.schemas import (
     Items,
     MeterEventOut,
     ReadingOut,
+    RollupOut,
     SiteOut,
     items,
     review_csv,
@@ -87,6 +88,31 @@ def readings(
         limit=limit,
     )
     return items(ReadingOut, found)
+
+
+@router.get("/rollups", tags=["read"])
+def rollups(
+    _user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    metric: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+) -> Items[RollupOut]:
+    """Hourly rollups that stand in for readings an agent thinned before sending them (its store
+    was full during an outage), oldest hour first."""
+    found = query.rollups(
+        hubdb,
+        site=site,
+        device=device,
+        metric=metric,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    return items(RollupOut, found)
 
 
 @router.get("/alarms", tags=["read"])

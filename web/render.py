@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from collector.models import METRICS
+from collector.size import format_size
 from collector.timestamps import iso
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -60,6 +61,6 @@ def environment() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(iso=iso, when=when, quantity=quantity)
+    env.filters.update(iso=iso, when=when, quantity=quantity, size=format_size)
     env.globals["age"] = age
     return env

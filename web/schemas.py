@@ -47,6 +47,17 @@ class ConfigOut(Out):
     reported_at: Timestamp | None
 
 
+class SiteStoreOut(Out):
+    """The site's agent store (issue 5): bytes used of ``max_size``, whether it is thinning
+    readings the hub has not got (``storage_pressure``), rows thinned per kind in total."""
+
+    size: int
+    max_size: int | None
+    pressure: bool
+    thinned: dict[str, int]
+    reported_at: Timestamp
+
+
 class SiteOut(Out):
     id: str
     name: str
@@ -56,6 +67,28 @@ class SiteOut(Out):
     quarantined: int
     devices: int
     open_alarms: int
+    store: SiteStoreOut | None = None
+
+
+class RollupOut(Out):
+    """An hour of one series an agent thinned before sending it: it stands in for the readings
+    with seq in (replaces_after, replaces_through] of that device, metric and hour."""
+
+    site: str
+    seq: int
+    device: str
+    metric: str
+    hour: Timestamp
+    count: int
+    min: float
+    max: float
+    sum: float
+    first_ts: Timestamp
+    first: float
+    last_ts: Timestamp
+    last: float
+    replaces_after: int
+    replaces_through: int
 
 
 class ReadingOut(Out):

@@ -1,13 +1,15 @@
 """The hub end of ``POST /api/v1/sync``: store a batch once, say how far each stream is complete.
 
-A chunk covers every record of its stream with ``after < seq <= through``. When it starts at or
-before what the hub already holds, the hub holds everything up to ``through``; when it starts
-beyond (a gap: the hub lost data, or the agent skipped ahead), the cursor stays and the agent
-resends from it. Records are keyed by (site, seq), so anything sent twice is stored once.
+A chunk covers every record of its stream with ``after < seq <= through`` (of readings, every one
+the agent still holds raw: stand-in rollups cover the others, see ``sync.protocol``). When it
+starts at or before what the hub already holds, the hub holds everything up to ``through``; when
+it starts beyond (a gap: the hub lost data, or the agent skipped ahead), the cursor stays and the
+agent resends from it. Records are keyed by (site, seq), so anything sent twice is stored once.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -24,6 +26,8 @@ from sync.protocol import (
     AnyChunk,
     MeterEventRecord,
     ReadingRecord,
+    RollupRecord,
+    StoreReport,
     SyncAck,
     SyncBatch,
 )
@@ -50,6 +54,10 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
             store_meter_events(hubdb, conn, site, batch.meter_events.items)
         if batch.actions is not None:
             operator.store_from_agent(hubdb, conn, site, batch.actions.items, now)
+        if batch.rollups is not None:
+            store_rollups(hubdb, conn, site, batch.rollups.items)
+        if batch.store is not None:
+            _upsert_store(hubdb, conn, site, batch.store, now)
         _mark_applied(conn, site, batch.applied_actions, now)
         acked = _advance_cursors(hubdb, conn, site, batch.chunks())
         actions = operator.pending(conn, site, batch.action_kinds)
@@ -142,6 +150,20 @@ def store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[Readin
         ),
         rows,
     )
+
+
+def store_rollups(hubdb: HubDB, conn: Connection, site: str, items: list[RollupRecord]) -> None:
+    # Not into latest_readings: the agent rolls up its oldest unsent readings, so the raw ones
+    # after a stand-in carry the series' latest value.
+    _insert(hubdb, conn, schema.rollups, site, items)
+
+
+def _upsert_store(
+    hubdb: HubDB, conn: Connection, site: str, report: StoreReport, now: float
+) -> None:
+    values = report.model_dump() | {"thinned": json.dumps(report.thinned), "reported_at": now}
+    insert = hubdb.insert(schema.site_stores).values(values | {"site": site})
+    conn.execute(insert.on_conflict_do_update(index_elements=["site"], set_=values))
 
 
 def _store_access(hubdb: HubDB, conn: Connection, site: str, items: list[AccessRecord]) -> None:

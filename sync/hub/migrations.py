@@ -39,6 +39,8 @@ _ADDED_LATER = frozenset(
         schema.meter_events.name,
         schema.site_configs.name,
         schema.site_config_status.name,
+        schema.rollups.name,
+        schema.site_stores.name,
     }
 )
 
@@ -137,11 +139,17 @@ def m004_site_configs(conn: Connection) -> None:
     schema.site_config_status.create(conn)
 
 
+def m005_bounded_store(conn: Connection) -> None:
+    schema.rollups.create(conn)
+    schema.site_stores.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_meter_events,
     m003_operator_actions,
     m004_site_configs,
+    m005_bounded_store,
 ]
 
 

@@ -6,12 +6,13 @@ Filters are optional and combine with AND; ``start``/``end`` bound the event tim
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from rules.alarm import OPEN_STATES
 from sync.hub import schema
@@ -28,6 +29,17 @@ StateFilter = Literal["unacknowledged", "acknowledged", "cleared_unacknowledged"
 
 
 @dataclass(frozen=True, slots=True)
+class SiteStore:
+    """The site's agent store at its last report (``sync.protocol.StoreReport``)."""
+
+    size: int
+    max_size: int | None
+    pressure: bool
+    thinned: dict[str, int]
+    reported_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSummary:
     id: str
     name: str
@@ -37,6 +49,8 @@ class SiteSummary:
     quarantined: int
     devices: int
     open_alarms: int
+    # None until the site's agent reports its store (agents before issue 5 never do).
+    store: SiteStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,27 @@ class StoredReading:
     ts: float
     value: float
     received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRollup:
+    """An hour of readings an agent thinned before sending them (``sync.protocol``)."""
+
+    site: str
+    seq: int
+    device: str
+    metric: str
+    hour: float
+    count: int
+    min: float
+    max: float
+    sum: float
+    first_ts: float
+    first: float
+    last_ts: float
+    last: float
+    replaces_after: int
+    replaces_through: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +133,21 @@ def sites(hubdb: HubDB) -> list[SiteSummary]:
     )
     query = select(s, devices.label("devices"), open_alarms.label("open_alarms")).order_by(s.c.id)
     with hubdb.read() as conn:
-        return [SiteSummary(**row) for row in conn.execute(query).mappings()]
+        stores = _stores(conn)
+        return [
+            SiteSummary(**row, store=stores.get(row["id"]))
+            for row in conn.execute(query).mappings()
+        ]
+
+
+def _stores(conn: Connection) -> dict[str, SiteStore]:
+    t = schema.site_stores
+    return {
+        row.site: SiteStore(
+            row.size, row.max_size, bool(row.pressure), json.loads(row.thinned), row.reported_at
+        )
+        for row in conn.execute(select(t))
+    }
 
 
 def readings(
@@ -117,6 +166,25 @@ def readings(
     query = query.order_by(r.c.ts, r.c.site, r.c.seq).limit(limit)
     with hubdb.read() as conn:
         return [StoredReading(**row) for row in conn.execute(query).mappings()]
+
+
+def rollups(
+    hubdb: HubDB,
+    *,
+    site: str | None = None,
+    device: str | None = None,
+    metric: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[StoredRollup]:
+    """Stand-in rollups by hour (``start``/``end`` bound the hour's start)."""
+    r = schema.rollups
+    query = _between(select(r), r.c.hour, start, end)
+    query = _equal(query, {r.c.site: site, r.c.device: device, r.c.metric: metric})
+    query = query.order_by(r.c.hour, r.c.site, r.c.seq).limit(limit)
+    with hubdb.read() as conn:
+        return [StoredRollup(**row) for row in conn.execute(query).mappings()]
 
 
 def alarms(

@@ -250,3 +250,38 @@ site_config_status = Table(
     Column("error", Text),
     Column("reported_at", Double, nullable=False),
 )
+
+# Hourly rollups that stand in for readings an agent thinned before sending them (sync.protocol):
+# each covers the readings of its series and hour with seq in (replaces_after, replaces_through].
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("device", String(200), nullable=False),
+    Column("metric", String(50), nullable=False),
+    Column("hour", Double, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("min", Double, nullable=False),
+    Column("max", Double, nullable=False),
+    Column("sum", Double, nullable=False),
+    Column("first_ts", Double, nullable=False),
+    Column("first", Double, nullable=False),
+    Column("last_ts", Double, nullable=False),
+    Column("last", Double, nullable=False),
+    Column("replaces_after", BigInteger, nullable=False),
+    Column("replaces_through", BigInteger, nullable=False),
+    Index("rollups_site_device_metric_hour", "site", "device", "metric", "hour"),
+)
+
+# Each site's agent store as its last sync reported it; thinned: JSON, rows per kind in total.
+site_stores = Table(
+    "site_stores",
+    metadata,
+    Column("site", String(100), ForeignKey("sites.id"), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("max_size", BigInteger),
+    Column("pressure", Boolean, nullable=False),
+    Column("thinned", Text, nullable=False),
+    Column("reported_at", Double, nullable=False),
+)

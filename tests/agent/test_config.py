@@ -309,6 +309,36 @@ MISTAKES = [
         ["storage.size: Extra inputs are not permitted"],
         id="unknown key",
     ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {max_size: 500 megabytes}")],
+        ["storage.max_size: not a size: '500 megabytes' (write e.g. 500MB, 2GB, 1.5GiB)"],
+        id="bad size",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {max_size: 2MB}")],
+        ["storage.max_size: must be at least 16MB: the write-ahead log alone takes up to 4MB"],
+        id="store too small",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {keep_raw: 30m}")],
+        ["storage.keep_raw: must be at least 1h"],
+        id="raw kept too briefly",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {keep_raw: 90d, keep_rollups: 30d}")],
+        ["storage: keep_rollups must be at least keep_raw: rollups outlive readings"],
+        id="rollups shorter than readings",
+    ),
+    pytest.param(
+        [("storage: {path: ./data/agent.db}", "storage: {post: boiler-room}")],
+        ["storage.post: unknown post 'boiler-room'"],
+        id="unknown storage post",
+    ),
+    pytest.param(
+        [("id: freezer-silent", "id: storage_pressure")],
+        ["rules[1].id: 'storage_pressure' is the agent's own alarm"],
+        id="reserved rule id",
+    ),
 ]
 
 
@@ -317,6 +347,22 @@ def test_a_mistake_is_reported_by_its_path(edits: list[tuple[str, str]], errors:
     with pytest.raises(ConfigError) as raised:
         parse_site(broken(*edits), env={})
     assert raised.value.errors == errors
+
+
+def test_the_store_is_bounded_by_default_and_sizes_read_as_written() -> None:
+    default, _ = parse_site(EXAMPLE, env={})
+    written, _ = parse_site(
+        broken(("storage: {path: ./data/agent.db}", "storage: {max_size: 2GiB, keep_raw: 7d}")),
+        env={},
+    )
+    unbounded, _ = parse_site(broken(("{path: ./data/agent.db}", "{max_size: null}")), env={})
+    assert (default.storage.max_size, default.storage.keep_raw, default.storage.keep_rollups) == (
+        500_000_000,
+        timedelta(days=30),
+        timedelta(days=400),
+    )
+    assert (written.storage.max_size, written.storage.keep_raw) == (2**31, timedelta(days=7))
+    assert unbounded.storage.max_size is None
 
 
 def test_every_field_mistake_is_reported_at_once() -> None:
@@ -446,6 +492,14 @@ def test_field_errors_and_unknown_references_are_reported_together() -> None:
         "rules[0].post: unknown post 'nobody'",
     ]
     assert caught.value.errors[0].startswith("devices[0].kind:")
+
+
+def test_the_readme_storage_example_validates() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("#### Bounded store and retention", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config, _ = parse_site("site: {id: s}\nposts: [{id: cold-store}]\n" + block, env={})
+    assert (config.storage.max_size, config.storage.post) == (500_000_000, "cold-store")
 
 
 def test_the_readme_notifications_example_validates() -> None:

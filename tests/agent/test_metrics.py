@@ -46,3 +46,6 @@ def test_metrics_count_what_the_agent_did(agent: Agent, broker: Broker) -> None:
     assert metrics[("fw_mqtt_connected", ())] == 1
     assert metrics[("fw_queue_depth", ())] == 0
     assert metrics[("fw_commit_seconds_total", ())] > 0
+    assert 0 < metrics[("fw_store_bytes", ())] < metrics[("fw_store_max_bytes", ())] == 500e6
+    assert metrics[("fw_storage_pressure", ())] == 0
+    assert metrics[("fw_thinned_total", (("kind", "rolled_up"),))] == 0

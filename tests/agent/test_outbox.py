@@ -73,6 +73,7 @@ def test_unsent_meter_events_are_counted(conn: sqlite3.Connection) -> None:
         "alarm_events": 0,
         "meter_events": 2,
         "actions": 0,
+        "rollups": 0,
     }
 
 
@@ -90,3 +91,49 @@ def test_a_full_stream_means_more_only_if_the_hub_took_it(
     add_meter_events(conn, 3)
     batch = outbox.build_batch(conn, "plant", limit=2, now=T0)
     assert outbox.full(batch, 2, acked) is more
+
+
+def add_rollups(conn: sqlite3.Connection, replaces: list[tuple[int, int] | None]) -> None:
+    conn.executemany(
+        "INSERT INTO rollups (device, metric, hour, count, min, max, sum, first_ts, first,"
+        " last_ts, last, replaces_after, replaces_through)"
+        " VALUES ('m', 'power', ?, 2, 1, 3, 4, ?, 1, ?, 3, ?, ?)",
+        [(T0, T0, T0 + 60, *(r or (None, None))) for r in replaces],
+    )
+
+
+def test_only_rollups_that_stand_in_for_unsent_readings_go_to_the_hub(
+    conn: sqlite3.Connection,
+) -> None:
+    add_rollups(conn, [None, (10, 30), None, (30, 35)])
+    chunk = outbox.build_batch(conn, "plant", limit=100, now=T0).rollups
+    assert chunk is not None
+    assert (chunk.after, chunk.through) == (0, 4)
+    assert [(r.seq, r.replaces_after, r.replaces_through, r.count) for r in chunk.items] == [
+        (2, 10, 30, 2),
+        (4, 30, 35, 2),
+    ]
+    store.set_cursor(conn, "rollups", 2)
+    assert outbox.pending(conn)["rollups"] == 1
+
+
+def test_a_new_store_behind_the_hub_renumbers_what_its_rollups_replace(
+    conn: sqlite3.Connection,
+) -> None:
+    add_rollups(conn, [(0, 5)])
+    store.set_cursor(conn, "readings", 1000)
+    chunk = outbox.build_batch(conn, "plant", limit=100, now=T0).rollups
+    assert chunk is not None
+    assert [(r.replaces_after, r.replaces_through) for r in chunk.items] == [(1000, 1005)]
+
+
+def test_every_batch_reports_the_store(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO thinned (kind, count) VALUES ('synced', 12), ('expired', 3)")
+    report = outbox.build_batch(conn, "plant", limit=100, now=T0, max_size=10**9).store
+    assert report is not None
+    assert (report.max_size, report.pressure, report.thinned) == (
+        10**9,
+        False,
+        {"expired": 3, "synced": 12},
+    )
+    assert 0 < report.size < 10**6

@@ -35,6 +35,10 @@ def test_status_counts_quarantine_per_device_and_reason_and_lists_open_alarms(
     assert "      1  freezer-1: value is not finite" in result.output
     assert "readings 1, access_events 0, alarm_events 1" in result.output
     assert "high     unacknowledged         freezer-warm" in result.output
+    assert "of 500MB (" in result.output
+    assert (
+        "0 rollups; thinned: expired 0, synced 0, rolled_up 0, rollups_expired 0" in result.output
+    )
 
 
 def test_status_of_a_broken_config_exits_non_zero(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m008_operator_actions",
         "m009_notify_routing",
         "m010_hub_config",
+        "m011_rollups",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -30,6 +31,18 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     first.close()
     conn = store.open_store(tmp_path / "a.db", "clinic")
     assert conn.execute("SELECT name, applied_at FROM _sqlite_migrations").fetchall() == applied
+
+
+def test_a_new_store_gives_thinned_pages_back_and_an_older_one_keeps_its_mode(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        old.execute("CREATE TABLE notes (text TEXT)")  # made by a version before this one
+    modes = [
+        store.open_store(tmp_path / name, "clinic").execute("PRAGMA auto_vacuum").fetchone()[0]
+        for name in ("new.db", "old.db")
+    ]
+    assert modes == [2, 0]  # INCREMENTAL; NONE until someone runs VACUUM
 
 
 def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:

@@ -4,8 +4,17 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from sync.protocol import STREAMS, ConfigRejected, ConfigVersion, SyncAck, SyncBatch
-from tests.hubfixtures import T0, access, alarm, alarm_event, batch, meter_event, reading
+from sync.protocol import STREAMS, ConfigRejected, ConfigVersion, StoreReport, SyncAck, SyncBatch
+from tests.hubfixtures import (
+    T0,
+    access,
+    alarm,
+    alarm_event,
+    batch,
+    meter_event,
+    reading,
+    rollup,
+)
 
 
 def full_batch() -> SyncBatch:
@@ -14,7 +23,8 @@ def full_batch() -> SyncBatch:
         access_events=[access(1)],
         alarm_events=[alarm_event(1, alarm())],
         meter_events=[meter_event(1), meter_event(2, T0 + 60, "gap", 5030.0, previous=None)],
-    )
+        rollups=[rollup(1, replaces=(1, 80))],
+    ).model_copy(update={"store": StoreReport(size=10, max_size=20, thinned={"rolled_up": 79})})
 
 
 def test_a_batch_survives_the_wire() -> None:
@@ -31,6 +41,20 @@ def test_an_older_agents_batch_has_no_meter_events() -> None:
     old = {"site": "clinic", "sent_at": T0, "readings": {"after": 0, "through": 0, "items": []}}
     parsed = SyncBatch.model_validate_json(json.dumps(old))
     assert (parsed.meter_events, parsed.chunks()["meter_events"]) == (None, None)
+
+
+def test_a_batch_from_before_bounded_stores_has_no_rollups_and_no_store_report() -> None:
+    old = {"site": "clinic", "sent_at": T0, "readings": {"after": 0, "through": 0, "items": []}}
+    parsed = SyncBatch.model_validate_json(json.dumps(old))
+    assert (parsed.rollups, parsed.chunks()["rollups"], parsed.store) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "change", [{"count": 0}, {"replaces": (-1, 3)}, {"sum": "lots"}, {"last_ts": None}]
+)
+def test_a_rollup_that_cannot_be_is_refused(change: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        rollup(1, **change)  # type: ignore[arg-type]
 
 
 def test_a_meter_event_on_the_wire() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from sync.client import SyncClient, TokenRefused
 from sync.hub import auth
-from sync.protocol import ACTION_KINDS, SyncAck
+from sync.protocol import ACTION_KINDS, StoreReport, SyncAck
 from tests.hubfixtures import (
     T0,
     Credentials,
@@ -15,6 +15,7 @@ from tests.hubfixtures import (
     bearer,
     push,
     reading,
+    rollup,
     seed_batch,
 )
 
@@ -24,8 +25,16 @@ READ_PATHS = [
     "/api/v1/alarms",
     "/api/v1/access-events",
     "/api/v1/meter-events",
+    "/api/v1/rollups",
 ]
-ACKED = {"readings": 3, "access_events": 2, "alarm_events": 1, "meter_events": 0, "actions": 0}
+ACKED = {
+    "readings": 3,
+    "access_events": 2,
+    "alarm_events": 1,
+    "meter_events": 0,
+    "actions": 0,
+    "rollups": 0,
+}
 
 
 @pytest.fixture
@@ -130,8 +139,51 @@ def test_sites(http: httpx.Client, seeded: Credentials) -> None:
         "quarantined": 0,
         "devices": 3,
         "open_alarms": 1,
+        "store": None,  # the seed batch does not report one, as agents before #5
     }
     assert site["last_sync_at"].endswith("Z")
+
+
+def test_a_site_shows_its_agents_store(http: httpx.Client, creds: Credentials) -> None:
+    report = StoreReport(
+        size=420_000_000, max_size=500_000_000, pressure=True, thinned={"synced": 9}
+    )
+    assert push(http, creds.agent, batch().model_copy(update={"store": report})).status_code == 200
+    [site] = get(http, creds, "/api/v1/sites").json()["items"]
+    assert site["store"] == {
+        "size": 420_000_000,
+        "max_size": 500_000_000,
+        "pressure": True,
+        "thinned": {"synced": 9},
+        "reported_at": site["last_sync_at"],
+    }
+
+
+def test_stand_in_rollups_are_listed_by_hour(http: httpx.Client, creds: Credentials) -> None:
+    sent = batch(rollups=[rollup(1, replaces=(0, 40)), rollup(2, hour=T0 - 4000, device="x")])
+    assert push(http, creds.agent, sent).status_code == 200
+    found = get(http, creds, "/api/v1/rollups").json()["items"]
+    only = get(http, creds, "/api/v1/rollups", device="freezer-1").json()["items"]
+    assert [r["seq"] for r in found] == [2, 1]
+    assert only == [
+        {
+            "site": "clinic",
+            "seq": 1,
+            "device": "freezer-1",
+            "metric": "temperature",
+            "hour": "2026-11-18T11:00:00.000Z",
+            "count": 2,
+            "min": -19.0,
+            "max": -18.0,
+            "sum": -37.0,
+            "first_ts": "2026-11-18T11:00:00.000Z",
+            "first": -19.0,
+            "last_ts": "2026-11-18T11:05:00.000Z",
+            "last": -18.0,
+            "replaces_after": 0,
+            "replaces_through": 40,
+        }
+    ]
 
 
 def test_readings_render_times_in_iso_utc(http: httpx.Client, seeded: Credentials) -> None:

@@ -2,6 +2,7 @@ import httpx
 import pytest
 
 from sync.hub import auth
+from sync.protocol import StoreReport
 from tests.hubfixtures import Credentials, RunningHub, push, seed_batch
 
 HOSTILE_NAME = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
@@ -80,6 +81,20 @@ def test_the_dashboard_shows_alarms_and_latest_readings(ann: httpx.Client) -> No
             "ann (maintenance)",
         )
     )
+
+
+def test_the_dashboard_shows_the_agents_store_under_pressure(
+    ann: httpx.Client, seeded: Credentials
+) -> None:
+    report = StoreReport(
+        size=470_000_000, max_size=500_000_000, pressure=True, thinned={"rolled_up": 1200}
+    )
+    sent = seed_batch().model_copy(update={"store": report})
+    assert push(ann, seeded.agent, sent).status_code == 200
+    page = ann.get("/").text
+    assert "store 470MB of 500MB" in page
+    assert "thinning readings the hub has not got" in page
+    assert "1200 readings sent as hourly rollups" in page
 
 
 def test_the_dashboard_shows_the_last_swipe_at_every_gate(ann: httpx.Client) -> None:

@@ -21,7 +21,13 @@ def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
         names = (applied(conn), migrate(conn, 0.0))
     again.close()
     assert names == (
-        ["m001_initial", "m002_meter_events", "m003_operator_actions", "m004_site_configs"],
+        [
+            "m001_initial",
+            "m002_meter_events",
+            "m003_operator_actions",
+            "m004_site_configs",
+            "m005_bounded_store",
+        ],
         [],
     )
 
@@ -38,6 +44,20 @@ def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None
         rows = list(conn.execute(select(schema.meter_events)))
     hubdb.close()
     assert (names, "meter_events" in tables, rows) == (["m002_meter_events"], True, [])
+
+
+def test_a_hub_from_before_bounded_stores_gains_their_tables(hub_db_url: str) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        schema.site_stores.drop(conn)
+        schema.rollups.drop(conn)
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m005_bounded_store"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        tables = set(inspect(conn).get_table_names())
+    hubdb.close()
+    assert (names, {"rollups", "site_stores"} <= tables) == (["m005_bounded_store"], True)
 
 
 def test_a_sqlite_hub_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:

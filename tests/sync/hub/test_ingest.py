@@ -10,7 +10,7 @@ from sync.hub import alarms, auth, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.hub.ingest import advance, apply_batch
-from sync.protocol import Chunk, ReadingRecord, SyncAck, SyncBatch
+from sync.protocol import Chunk, ReadingRecord, StoreReport, SyncAck, SyncBatch
 from tests.hubfixtures import (
     DEVICES,
     T0,
@@ -20,6 +20,7 @@ from tests.hubfixtures import (
     batch,
     meter_event,
     reading,
+    rollup,
 )
 
 MAINTENANCE = auth.User(id=1, name="ann", role="maintenance")
@@ -41,6 +42,7 @@ def full_batch() -> SyncBatch:
         access_events=[access(1)],
         alarm_events=[alarm_event(1, alarm())],
         meter_events=[meter_event(1), meter_event(2, ts=T0 + 1, kind="gap")],
+        rollups=[rollup(1, replaces=(2, 9))],
         devices=DEVICES,
     )
 
@@ -49,8 +51,10 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
     first = apply_batch(hubdb, "clinic", full_batch(), T0)
     second = apply_batch(hubdb, "clinic", full_batch(), T0 + 1)
     tables = (schema.readings, schema.access_events, schema.alarms, schema.alarm_events)
-    stored = [count(hubdb, t) for t in (*tables, schema.meter_events, schema.devices)]
-    assert stored == [2, 1, 1, 1, 2, 2]
+    stored = [
+        count(hubdb, t) for t in (*tables, schema.meter_events, schema.rollups, schema.devices)
+    ]
+    assert stored == [2, 1, 1, 1, 2, 1, 2]
     assert (
         first.acked
         == second.acked
@@ -60,6 +64,7 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
             "alarm_events": 1,
             "meter_events": 2,
             "actions": 0,
+            "rollups": 1,
         }
     )
 
@@ -102,7 +107,50 @@ def test_an_older_agents_batch_without_meter_events_is_taken(hubdb: HubDB) -> No
         "alarm_events": 0,
         "meter_events": 1,
         "actions": 0,
+        "rollups": 0,
     }
+
+
+def test_stand_in_rollups_are_stored_as_sent_and_resume_after_a_gap(hubdb: HubDB) -> None:
+    apply_batch(hubdb, "clinic", batch(rollups=[rollup(1, replaces=(0, 40))]), T0)
+    gap = apply_batch(hubdb, "clinic", batch(rollups=[rollup(3)], after=2), T0)
+    resent = apply_batch(hubdb, "clinic", batch(rollups=[rollup(2), rollup(3)], after=1), T0)
+    with hubdb.read() as conn:
+        first = conn.execute(select(schema.rollups).limit(1)).mappings().one()
+    assert (gap.acked["rollups"], resent.acked["rollups"], count(hubdb, schema.rollups)) == (
+        1,
+        3,
+        3,
+    )
+    assert dict(first) == rollup(1, replaces=(0, 40)).model_dump() | {"site": "clinic"}
+
+
+def test_an_older_agents_batch_without_rollups_or_a_store_report_is_taken(hubdb: HubDB) -> None:
+    old = batch(readings=[reading(1)]).model_copy(update={"rollups": None, "store": None})
+    ack = apply_batch(hubdb, "clinic", old, T0)
+    assert (ack.acked["readings"], ack.acked["rollups"], count(hubdb, schema.site_stores)) == (
+        1,
+        0,
+        0,
+    )
+
+
+def test_the_last_store_report_is_kept_per_site(hubdb: HubDB) -> None:
+    for n, size in enumerate((100, 250)):
+        report = StoreReport(size=size, max_size=500, pressure=n == 1, thinned={"synced": n})
+        apply_batch(hubdb, "clinic", batch().model_copy(update={"store": report}), T0 + n)
+    with hubdb.read() as conn:
+        rows = conn.execute(select(schema.site_stores)).mappings().all()
+    assert [dict(r) for r in rows] == [
+        {
+            "site": "clinic",
+            "size": 250,
+            "max_size": 500,
+            "pressure": True,
+            "thinned": '{"synced": 1}',
+            "reported_at": T0 + 1,
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -141,6 +189,7 @@ def test_streams_have_their_own_cursors(hubdb: HubDB) -> None:
         "alarm_events": 0,
         "meter_events": 0,
         "actions": 0,
+        "rollups": 0,
     }
 
 
