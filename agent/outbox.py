@@ -64,6 +64,7 @@ def build_batch(
         meter_events=meter_events,
         applied_actions=reported,
         quarantined=quarantined,
+        clock=store.clock(conn),
     )
 
 

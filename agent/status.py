@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from agent import outbox, store
 from agent.notify import outbox as notify_outbox
 from rules.alarm import Alarm
+from sync.protocol import ClockReport
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Status:
     notifications: notify_outbox.Counts
     # Pending ones (oldest first), then the ones given up (latest first); URLs redacted.
     notification_problems: list[notify_outbox.Problem]
+    # Against the hub's, at the last acknowledged sync.
+    clock: ClockReport | None = None
 
 
 def read_status(conn: sqlite3.Connection) -> Status:
@@ -38,6 +41,7 @@ def read_status(conn: sqlite3.Connection) -> Status:
         last_reading_at=conn.execute("SELECT MAX(received_at) FROM readings").fetchone()[0],
         notifications=notify_outbox.counts(conn),
         notification_problems=notify_outbox.problems(conn),
+        clock=store.clock(conn),
     )
 
 

@@ -17,6 +17,8 @@ from agent import outbox
 from agent.writer import SyncAcked, Writer
 from collector.config import DeviceConfig
 from sync.client import Backoff, HubRejected, SyncClient, SyncError
+from sync.clock import measure
+from sync.protocol import ClockReport
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 class SyncStatus:
     last_ok: float | None = None
     last_error: str | None = None
-    clock_offset: float | None = None
+    clock: ClockReport | None = None
     batches: int = 0
 
 
@@ -82,17 +84,23 @@ class Syncer:
             site_name=self.site_name,
             timezone=self.timezone,
         )
+        sent = self.clock()
         ack = self.client.push(batch)
+        clock = measure(sent, self.clock(), ack.server_time)
         self.writer.submit(
             SyncAcked(
-                cursors=ack.acked, actions=ack.actions, reported=batch.applied_actions, at=now
+                cursors=ack.acked,
+                actions=ack.actions,
+                reported=batch.applied_actions,
+                at=now,
+                clock=clock,
             )
         )
         self.writer.flush()
         self._devices_sent = True
         self.status.last_ok = self.clock()
         self.status.last_error = None
-        self.status.clock_offset = ack.server_time - (now + self.status.last_ok) / 2
+        self.status.clock = clock
         self.status.batches += 1
         return outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
 

@@ -111,6 +111,17 @@ AnyChunk = (
 )
 
 
+class ClockReport(Wire):
+    """The agent's clock against the hub's at its last acknowledged sync (``sync.clock``).
+
+    ``offset`` is what to add to the agent's time to get the hub's (NTP's sign), known to within
+    ``round_trip / 2``; ``measured_at`` is on the agent's clock."""
+
+    offset: float
+    round_trip: float = Field(ge=0)
+    measured_at: float
+
+
 class SyncBatch(Wire):
     protocol: int = PROTOCOL_VERSION
     site: str
@@ -125,6 +136,7 @@ class SyncBatch(Wire):
     meter_events: Chunk[MeterEventRecord] | None = None
     applied_actions: list[int] = []
     quarantined: int = 0
+    clock: ClockReport | None = None
 
     def chunks(self) -> dict[str, AnyChunk | None]:
         """Every stream by name; None for one the batch leaves out (an older agent's batch)."""

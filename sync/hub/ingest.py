@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from sync.hub import alarms, heartbeat, schema
+from sync.hub import alarms, clock, heartbeat, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -40,6 +40,8 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         # First, so that it locks the site's row: two batches of one site apply one after the other.
         _upsert_site(hubdb, conn, batch, now)
         heartbeat.synced(conn, site, now)
+        if batch.clock is not None:
+            clock.check(conn, site, batch.clock, now)
         if batch.devices is not None:
             _upsert_devices(hubdb, conn, batch)
         if batch.readings is not None:
@@ -95,6 +97,11 @@ def _upsert_site(hubdb: HubDB, conn: Connection, batch: SyncBatch, now: float) -
         "agent_version": batch.agent_version,
         "quarantined": batch.quarantined,
     }
+    if batch.clock is not None:
+        status["clock_offset"] = batch.clock.offset
+        status["clock_round_trip"] = batch.clock.round_trip
+        # On the hub's clock, as every other time the hub keeps.
+        status["clock_measured_at"] = batch.clock.measured_at + batch.clock.offset
     # Older batches (and heartbeats) may not name the site; keep what is known then.
     if batch.site_name:
         status["name"] = batch.site_name

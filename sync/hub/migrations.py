@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 
 from sync.hub import schema
 
@@ -22,9 +33,26 @@ _PG_LOCK_KEY = 0x6677_6875_6200
 
 _ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
 
+# Tables as m001_initial made them, before a later migration altered them.
+_V1 = MetaData()
+_SITES_V1 = Table(
+    "sites",
+    _V1,
+    Column("id", String(100), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", String(100)),
+    Column("last_sync_at", Double),
+    Column("agent_version", String(100)),
+    Column("quarantined", Integer, nullable=False, default=0),
+)
+_ALTERED_LATER = {_SITES_V1.name: _SITES_V1}
+
 
 def m001_initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name not in _ADDED_LATER]
+    # The old definitions first: the others refer to them (sites.id).
+    _V1.create_all(conn)
+    skip = _ADDED_LATER | _ALTERED_LATER.keys()
+    tables = [t for t in schema.metadata.sorted_tables if t.name not in skip]
     schema.metadata.create_all(conn, tables=tables)
 
 
@@ -32,7 +60,12 @@ def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
+def m003_clock_offset(conn: Connection) -> None:
+    for column in ("clock_offset", "clock_round_trip", "clock_measured_at"):
+        conn.execute(text(f"ALTER TABLE sites ADD COLUMN {column} DOUBLE PRECISION"))
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_clock_offset]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

@@ -37,6 +37,10 @@ class SiteSummary:
     quarantined: int
     devices: int
     open_alarms: int
+    # The agent's clock against the hub's (``sync.clock``), at clock_measured_at (hub time).
+    clock_offset: float | None = None
+    clock_round_trip: float | None = None
+    clock_measured_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

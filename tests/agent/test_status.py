@@ -3,7 +3,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from agent.cli import main
+from agent.writer import SyncAcked
 from collector.models import Rejection
+from sync.protocol import ClockReport
 from tests.agent.test_writer import T0, start_writer, temp
 from tests.support.site import site_yaml
 
@@ -41,3 +43,19 @@ def test_status_of_a_broken_config_exits_non_zero(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["agent", "status", str(config)])
     assert result.exit_code == 2
     assert "site.id:" in result.output
+
+
+def test_status_shows_the_clock_offset_measured_at_the_last_sync(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    config = tmp_path / "site.yaml"
+    config.write_text(site_yaml(db, "mqtt://127.0.0.1:1"))
+    writer = start_writer(db)
+    assert writer.flush()
+    before = CliRunner().invoke(main, ["agent", "status", str(config)]).output
+    clock = ClockReport(offset=-2.5, round_trip=0.1, measured_at=1_795_000_000.0)
+    writer.submit(SyncAcked(cursors={}, actions=[], reported=[], at=T0, clock=clock))
+    assert writer.flush()
+    writer.stop()
+    after = CliRunner().invoke(main, ["agent", "status", str(config)]).output
+    assert "clock: not measured yet (no sync acknowledged)" in before
+    assert "clock: 2.500 s ahead of the hub (± 0.050 s, measured 2026-11-18T11:06:40Z)" in after

@@ -2,6 +2,7 @@
 from the writer's counter checks reach the hub, in chunks, once, and resume from its cursor."""
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from agent.writer import Writer
 from collector.models import Reading
 from rules.engine import Engine
 from sync.client import SyncClient
-from sync.hub import auth
+from sync.hub import auth, query
 from tests.hubfixtures import RunningHub, bearer
 
 T0 = 1_763_900_000.0
@@ -139,3 +140,34 @@ def test_a_batch_whose_answer_was_lost_is_stored_once(
     batch = outbox.build_batch(syncer.conn, "plant", limit=10, now=T0)
     acks = [syncer.client.push(batch).acked["meter_events"] for _ in range(2)]
     assert (acks, [seq for seq, *_ in hub_events(hub)]) == ([2, 2], [1, 2])
+
+
+def test_a_clock_two_minutes_slow_is_measured_kept_reported_and_alarmed_at_the_hub(
+    hub: RunningHub, writer: Writer, syncer: Syncer, config: SiteConfig
+) -> None:
+    slow = Syncer(
+        syncer.conn,
+        syncer.client,
+        writer,
+        site="plant",
+        devices=[],
+        interval=1.0,
+        batch_size=10,
+        clock=lambda: time.time() - 120,
+    )
+    assert slow.sync_once() is False
+    measured = slow.status.clock
+    assert measured is not None
+    # Off by 120 s, give or take half the round trip (and the hub's clock read, to a ms).
+    assert abs(measured.offset - 120) <= measured.round_trip / 2 + 0.01
+    with sqlite3.connect(config.storage.path) as conn:
+        assert store.clock(conn) == measured
+    assert outbox.build_batch(syncer.conn, "plant", limit=10, now=T0).clock == measured
+    slow.sync_once()
+    [site] = query.sites(hub.hubdb)
+    assert site.clock_offset == measured.offset
+    [raised] = query.alarms(hub.hubdb)
+    assert (raised.alarm.rule, raised.alarm.message) == (
+        "clock_offset",
+        "the clock of site plant's agent is 120 s behind the hub's",
+    )

@@ -20,7 +20,7 @@ def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
     with again.write() as conn:
         names = (applied(conn), migrate(conn, 0.0))
     again.close()
-    assert names == (["m001_initial", "m002_meter_events"], [])
+    assert names == ([m.__name__ for m in MIGRATIONS], [])
 
 
 def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None:
@@ -35,6 +35,29 @@ def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None
         rows = list(conn.execute(select(schema.meter_events)))
     hubdb.close()
     assert (names, "meter_events" in tables, rows) == (["m002_meter_events"], True, [])
+
+
+CLOCK_COLUMNS = ["clock_offset", "clock_round_trip", "clock_measured_at"]
+
+
+def test_a_hub_from_before_clock_offsets_gains_the_columns_and_keeps_its_sites(
+    hub_db_url: str,
+) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        for column in CLOCK_COLUMNS:
+            conn.execute(text(f"ALTER TABLE sites DROP COLUMN {column}"))
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m003_clock_offset"))
+        conn.execute(text("INSERT INTO sites (id, name, quarantined) VALUES ('old', 'Old', 0)"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        columns = [c["name"] for c in inspect(conn).get_columns("sites")]
+        row = conn.execute(select(schema.sites.c.id, schema.sites.c.clock_offset)).one()
+    hubdb.close()
+    assert names == ["m003_clock_offset"]
+    assert columns[-3:] == CLOCK_COLUMNS
+    assert tuple(row) == ("old", None)
 
 
 def test_a_sqlite_hub_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:
