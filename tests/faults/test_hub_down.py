@@ -40,4 +40,8 @@ def test_the_hub_down_while_100000_readings_arrive(
     hub.start(Path(hub.db_url.removeprefix("sqlite:///")).parent / "hub.log")
     held = settle(agent, hub_view, WORK)
     assert [kind for _, _, kind, _, _ in held.alarm_events] == alarm_history(WORK)
+    # One machine, one clock: the offset the agent reported is within its uncertainty of 0.
+    offset, round_trip = hub_view.clock(WORK.site)
+    assert offset is not None and round_trip is not None
+    assert abs(offset) <= round_trip / 2 + 1e-3
     assert agent.stop() == 0

@@ -81,6 +81,15 @@ class HubView:
         except Exception:  # not created yet: the hub has not migrated its database
             return -1
 
+    def clock(self, site: str) -> tuple[float | None, float | None]:
+        """The site's last clock report: offset and round trip."""
+        s = schema.sites
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(s.c.clock_offset, s.c.clock_round_trip).where(s.c.id == site)
+            ).one()
+            return row.clock_offset, row.clock_round_trip
+
     def ledger(self, site: str) -> Ledger:
         r, ae, a, e = schema.readings, schema.access_events, schema.alarms, schema.alarm_events
         with self.engine.connect() as conn:
