@@ -63,14 +63,15 @@ def agent_run(config: Path) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 def agent_status(config: Path) -> None:
     """Print what the agent's store holds, its size against storage.max_size and what was
-    thinned, what the hub has not yet acknowledged, what was quarantined (per device and
-    reason), the open alarms, the notifications not delivered (pending or given up, URLs
-    redacted), and which hub version of the devices, posts and rules runs (and the last one
-    refused, with why)."""
+    thinned, what the hub has not yet acknowledged, the clock's offset against the hub's at the
+    last sync, what was quarantined (per device and reason), the open alarms, the notifications
+    not delivered (pending or given up, URLs redacted), and which hub version of the devices,
+    posts and rules runs (and the last one refused, with why)."""
     from datetime import UTC, datetime
 
     from agent import store
     from agent.status import config_lines, notification_lines, read_status, store_line
+    from sync.clock import describe
 
     site, _ = _load_or_exit(config)
     if not site.storage.path.exists():
@@ -88,6 +89,7 @@ def agent_status(config: Path) -> None:
         "not yet acknowledged by the hub: "
         + ", ".join(f"{k} {v}" for k, v in status.unsent.items())
     )
+    click.echo(f"clock: {describe(status.clock)}")
     click.echo(f"quarantined: {sum(n for _, _, n in status.quarantined)}")
     for device, reason, count in status.quarantined:
         click.echo(f"  {count:>7}  {device}: {reason}")

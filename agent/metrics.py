@@ -167,6 +167,18 @@ class AgentCollector(Collector):
         )
         lag.add_metric([], self.clock() - last if last is not None else float("nan"))
         yield lag
+        clock = self.syncer.status.clock
+        nan = float("nan")
+        yield GaugeMetricFamily(
+            "fw_clock_offset_seconds",
+            "Add to the agent's clock to get the hub's, as measured at the last sync",
+            value=clock.offset if clock is not None else nan,
+        )
+        yield GaugeMetricFamily(
+            "fw_sync_round_trip_seconds",
+            "Round trip of the last sync; the clock offset is known to within half of it",
+            value=clock.round_trip if clock is not None else nan,
+        )
 
 
 def serve_metrics(

@@ -76,6 +76,7 @@ def build_batch(
         quarantined=quarantined,
         config_version=config_version,
         config_rejected=config_rejected,
+        clock=store.clock(conn),
         store=store_report(conn, max_size),
     )
 

@@ -10,7 +10,7 @@ from agent import downlink, outbox, retention, store
 from agent.notify import outbox as notify_outbox
 from collector.size import format_size
 from rules.alarm import Alarm
-from sync.protocol import ConfigRejected, StoreReport
+from sync.protocol import ClockReport, ConfigRejected, StoreReport
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Status:
     # The hub version of the devices, posts and rules running (0: the file's; agent.downlink).
     config_version: int = 0
     config_rejected: ConfigRejected | None = None
+    # Against the hub's, at the last acknowledged sync.
+    clock: ClockReport | None = None
 
 
 def read_status(conn: sqlite3.Connection, max_size: int | None = None) -> Status:
@@ -51,6 +53,7 @@ def read_status(conn: sqlite3.Connection, max_size: int | None = None) -> Status
         config_rejected=config_rejected,
         store=outbox.store_report(conn, max_size),
         rollups=conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0],
+        clock=store.clock(conn),
     )
 
 

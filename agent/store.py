@@ -18,6 +18,7 @@ import sqlite_utils
 from rules.alarm import Alarm
 from rules.engine import RuleState
 from rules.kinds import load_state
+from sync.protocol import ClockReport
 
 migrations = sqlite_utils.Migrations("facilitywatch.agent")
 
@@ -321,6 +322,24 @@ def rule_states(conn: sqlite3.Connection) -> dict[str, RuleState]:
 
 def cursors(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT stream, acked FROM sync_cursors").fetchall())
+
+
+# In the key-value ``meta`` table: one measurement, replaced at every acknowledged sync.
+CLOCK_KEY = "clock"
+
+
+def clock(conn: sqlite3.Connection) -> ClockReport | None:
+    """The clock offset measured at the last acknowledged sync (``sync.clock``), if any."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (CLOCK_KEY,)).fetchone()
+    return ClockReport.model_validate_json(row[0]) if row else None
+
+
+def set_clock(conn: sqlite3.Connection, report: ClockReport) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (CLOCK_KEY, report.model_dump_json()),
+    )
 
 
 def dump_alarm(alarm: Alarm) -> str:

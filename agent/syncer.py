@@ -18,7 +18,8 @@ from agent.downlink import NewConfig
 from agent.writer import Item, SyncAcked, Writer
 from collector.config import DeviceConfig
 from sync.client import Backoff, HubRejected, SyncClient, SyncError
-from sync.protocol import ConfigVersion
+from sync.clock import measure
+from sync.protocol import ClockReport, ConfigVersion
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 class SyncStatus:
     last_ok: float | None = None
     last_error: str | None = None
-    clock_offset: float | None = None
+    clock: ClockReport | None = None
     batches: int = 0
 
 
@@ -91,11 +92,17 @@ class Syncer:
             timezone=self.timezone,
             max_size=self.max_size,
         )
+        sent = self.clock()
         ack = self.client.push(batch)
+        clock = measure(sent, self.clock(), ack.server_time)
         # Before the flush: a configuration applied in it asks for the devices to go again.
         self._devices_sent = True
         acked = SyncAcked(
-            cursors=ack.acked, actions=ack.actions, reported=batch.applied_actions, at=now
+            cursors=ack.acked,
+            actions=ack.actions,
+            reported=batch.applied_actions,
+            at=now,
+            clock=clock,
         )
         new = self._checked(ack.config, now)
         items: list[Item] = [acked] if new is None else [acked, new]
@@ -103,7 +110,7 @@ class Syncer:
         self.writer.flush()
         self.status.last_ok = self.clock()
         self.status.last_error = None
-        self.status.clock_offset = ack.server_time - (now + self.status.last_ok) / 2
+        self.status.clock = clock
         self.status.batches += 1
         # A new configuration: sync again at once, so the hub hears what became of it.
         more = outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)

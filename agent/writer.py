@@ -29,7 +29,7 @@ from rules.actions import Action, InvalidAction, check
 from rules.alarm import AlarmChange
 from rules.engine import Engine
 from rules.kinds import dump_state
-from sync.protocol import ActionRecord
+from sync.protocol import ActionRecord, ClockReport
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,14 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class SyncAcked:
-    """The hub's answer to a sync: stream cursors to keep, actions to apply, reported ones."""
+    """The hub's answer to a sync: stream cursors to keep, actions to apply, reported ones, and
+    the clock offset it measured (kept for ``agent status`` and the next batch)."""
 
     cursors: dict[str, int]
     actions: list[ActionRecord]
     reported: list[int]
     at: float
+    clock: ClockReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +475,8 @@ class Writer:
     def _apply_sync(self, acked: SyncAcked) -> list[AlarmChange]:
         for stream, cursor in acked.cursors.items():
             store.set_cursor(self.conn, stream, cursor)
+        if acked.clock is not None:
+            store.set_clock(self.conn, acked.clock)
         self.conn.executemany(
             "UPDATE hub_actions SET reported = 1 WHERE id = ?", [(i,) for i in acked.reported]
         )

@@ -19,7 +19,11 @@ from collector.payload import load_json
 
 # Device clocks are often wrong, but not by decades; outside this window the time is garbage.
 EARLIEST_TS = 946684800.0  # 2000-01-01
+# A day: wider than any time-zone mistake (a local time read as UTC is at most 14 h off,
+# devices.md), far narrower than a clock that was never set or a year typed wrong.
 MAX_FUTURE_S = 86400.0
+# One reason for every such reading, so that quarantine counts them together (agent status).
+FUTURE = "ts is in the future: more than 1 day ahead of the agent's clock"
 MAX_PAYLOAD = 64 * 1024
 KEEP_REJECTED = 4096
 MAX_BATCH = 1000
@@ -211,6 +215,8 @@ def _timestamp(raw: Any, received_at: float) -> float:
         ts = _number(raw, "ts")
         if ts > 1e11:
             raise PayloadError(f"ts {ts:.0f} looks like milliseconds; send unix seconds")
-    if ts < EARLIEST_TS or ts > received_at + MAX_FUTURE_S:
+    if ts > received_at + MAX_FUTURE_S:
+        raise PayloadError(FUTURE)
+    if ts < EARLIEST_TS:
         raise PayloadError(f"ts {ts:.0f} is not a plausible time")
     return ts

@@ -217,6 +217,17 @@ class ConfigRejected(Wire):
     reason: str
 
 
+class ClockReport(Wire):
+    """The agent's clock against the hub's at its last acknowledged sync (``sync.clock``).
+
+    ``offset`` is what to add to the agent's time to get the hub's (NTP's sign), known to within
+    ``round_trip / 2``; ``measured_at`` is on the agent's clock."""
+
+    offset: float
+    round_trip: float = Field(ge=0)
+    measured_at: float
+
+
 class SyncBatch(Wire):
     protocol: int = PROTOCOL_VERSION
     site: str
@@ -238,6 +249,7 @@ class SyncBatch(Wire):
     config_version: int | None = Field(default=None, ge=0)
     config_rejected: ConfigRejected | None = None
     store: StoreReport | None = None
+    clock: ClockReport | None = None
 
     def chunks(self) -> dict[str, AnyChunk | None]:
         """Every stream by name; None for one the batch leaves out (an older agent's batch)."""

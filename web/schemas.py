@@ -67,6 +67,9 @@ class SiteOut(Out):
     quarantined: int
     devices: int
     open_alarms: int
+    clock_offset: float | None
+    clock_round_trip: float | None
+    clock_measured_at: Timestamp | None
     store: SiteStoreOut | None = None
 
 

@@ -2,15 +2,9 @@
 
 Every sync is a heartbeat (``sites.last_sync_at``); when a site's is older than ``after``, the
 hub raises one alarm for it (alarms.md: a watchdog whose absence raises an alarm catches a
-silent agent). The alarm follows the agent's life cycle (``rules.alarm``, as in
-``rules.engine``): raised when the site falls silent, cleared when it syncs again (at ingest, or
-at the next check), raised again as a new activation if it falls silent before anyone
-acknowledged it, else as a new alarm.
-
-The hub owns these alarms (``alarms.hub_owned``): no agent holds them, so acknowledging one
-sends nothing down. Their history rows in ``alarm_events`` take negative, decreasing seq per
-site, as every row the hub makes itself does (``sync.hub.manual``), so they never collide with
-the agent's row ids.
+silent agent): one of the hub's own alarms (``sync.hub.hub_alarms``), raised when the site falls
+silent, cleared when it syncs again (at ingest, or at the next check). No agent holds it, so
+acknowledging one sends nothing down.
 
 A site is watched from its first sync, while it has an agent token that is not revoked: a site
 registered with ``hub create-agent`` whose agent was never started has no heartbeat to lose (the
@@ -24,17 +18,15 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, exists, func, select, update
+from sqlalchemy import Connection, exists, select
 
 from collector.duration import parse_duration
-from rules.alarm import OPEN_STATES, Alarm, AlarmChange, clear, reraise
-from sync.hub import schema
-from sync.hub.alarms import HUB_OWNED_PREFIX, from_row, row_values
+from rules.alarm import Alarm, AlarmChange
+from sync.hub import hub_alarms, schema
 from sync.hub.db import HubDB
 
 __all__ = [
@@ -93,16 +85,10 @@ def transition(
 ) -> AlarmChange | None:
     """What happens to ``held`` (the site's open ``agent_silent`` alarm, if any) when the site
     is silent since its last sync at ``since``, or not silent (``since`` None)."""
-    if since is None:
-        if held is None or not held.active:
-            return None
-        return AlarmChange(clear(held, now), "cleared", now)
-    if held is None:
-        return AlarmChange(_raised(site, since, now, new_id), "raised", now)
-    if held.active:
-        return None
-    again = replace(reraise(held, now, None), message=_message(site, since))
-    return AlarmChange(again, "reraised", now)
+    condition = (
+        None if since is None else hub_alarms.Condition(RULE, SEVERITY, _message(site, since))
+    )
+    return hub_alarms.transition(held, site, condition, now, new_id)
 
 
 def _message(site: str, since: float) -> str:
@@ -118,7 +104,7 @@ def check_silent_agents(
     if after is None:
         return []
     with hubdb.read() as conn:
-        held = _held(conn)
+        held = hub_alarms.held(conn, RULE)
         due = [
             beat.site
             for beat in _heartbeats(conn)
@@ -186,36 +172,11 @@ def _due(held: Alarm | None, since: float | None) -> bool:
     return (since is not None) != (held is not None and held.active)
 
 
-def _raised(site: str, since: float, now: float, alarm_id: str) -> Alarm:
-    return Alarm(
-        id=alarm_id,
-        rule=RULE,
-        device=site,
-        metric=None,
-        severity=SEVERITY,
-        post=None,
-        message=_message(site, since),
-        raised_at=now,
-        changed_at=now,
-    )
-
-
 def _settle(conn: Connection, site: str, since: float | None, now: float) -> AlarmChange | None:
-    held = _held(conn, site, lock=True).get(site)
-    change = transition(held, site, since, now, HUB_OWNED_PREFIX + uuid.uuid4().hex)
-    if change is None:
-        return None
-    a = schema.alarms
-    values = row_values(change.alarm)
-    if held is None:
-        conn.execute(a.insert().values(values | {"site": site}))
-    else:
-        conn.execute(update(a).where(a.c.id == held.id).values(values))
-    conn.execute(
-        schema.alarm_events.insert().values(
-            site=site, seq=_next_seq(conn, site), alarm_id=change.alarm.id, kind=change.kind, at=now
-        )
-    )
+    held = hub_alarms.held(conn, RULE, site, lock=True).get(site)
+    change = transition(held, site, since, now, hub_alarms.new_id())
+    if change is not None:
+        hub_alarms.record(conn, site, held, change)
     return change
 
 
@@ -227,23 +188,3 @@ def _heartbeats(conn: Connection, site: str | None = None) -> list[Heartbeat]:
         # FOR UPDATE (PostgreSQL): the lock ingest takes first, in the same order.
         query = query.where(s.c.id == site).with_for_update(of=s)
     return [Heartbeat(row.id, row.last_sync_at, bool(row.watched)) for row in conn.execute(query)]
-
-
-def _held(conn: Connection, site: str | None = None, *, lock: bool = False) -> dict[str, Alarm]:
-    a = schema.alarms
-    query = select(a).where(
-        a.c.rule == RULE,
-        a.c.id.startswith(HUB_OWNED_PREFIX, autoescape=True),
-        a.c.state.in_(sorted(OPEN_STATES)),
-    )
-    if site is not None:
-        query = query.where(a.c.site == site)
-    rows = conn.execute(query.with_for_update() if lock else query).mappings()
-    # One open alarm per site at most: a new one is raised only when none is open.
-    return {held.site: held.alarm for held in map(from_row, rows)}
-
-
-def _next_seq(conn: Connection, site: str) -> int:
-    e = schema.alarm_events
-    lowest: int | None = conn.scalar(select(func.min(e.c.seq)).where(e.c.site == site))
-    return min(lowest or 0, 0) - 1

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from sync.hub import actions as operator
-from sync.hub import alarms, heartbeat, schema, site_config
+from sync.hub import alarms, clock, heartbeat, schema, site_config
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -42,6 +42,8 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         # First, so that it locks the site's row: two batches of one site apply one after the other.
         _upsert_site(hubdb, conn, batch, now)
         heartbeat.synced(conn, site, now)
+        if batch.clock is not None:
+            clock.check(conn, site, batch.clock, now)
         if batch.devices is not None:
             _upsert_devices(hubdb, conn, batch)
         if batch.readings is not None:
@@ -98,6 +100,11 @@ def _upsert_site(hubdb: HubDB, conn: Connection, batch: SyncBatch, now: float) -
         "agent_version": batch.agent_version,
         "quarantined": batch.quarantined,
     }
+    if batch.clock is not None:
+        status["clock_offset"] = batch.clock.offset
+        status["clock_round_trip"] = batch.clock.round_trip
+        # On the hub's clock, as every other time the hub keeps.
+        status["clock_measured_at"] = batch.clock.measured_at + batch.clock.offset
     # Older batches (and heartbeats) may not name the site; keep what is known then.
     if batch.site_name:
         status["name"] = batch.site_name

@@ -45,12 +45,22 @@ _ADDED_LATER = frozenset(
 )
 
 
-_OLD = MetaData()
-# alarms and alarm_actions as m001 made them; m003 adds to them.
-_OLD_TABLES = {
-    "alarms": Table(
+# Tables as m001_initial made them, before a later migration altered them.
+_V1 = MetaData()
+_SITES_V1 = Table(
+    "sites",
+    _V1,
+    Column("id", String(100), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", String(100)),
+    Column("last_sync_at", Double),
+    Column("agent_version", String(100)),
+    Column("quarantined", Integer, nullable=False, default=0),
+)
+_TABLES_V1 = [
+    Table(
         "alarms",
-        _OLD,
+        _V1,
         Column("id", String(100), primary_key=True),
         Column("site", String(100), nullable=False),
         Column("rule", String(200), nullable=False),
@@ -71,9 +81,9 @@ _OLD_TABLES = {
         Index("alarms_site_state", "site", "state"),
         Index("alarms_raised_at", "raised_at"),
     ),
-    "alarm_actions": Table(
+    Table(
         "alarm_actions",
-        _OLD,
+        _V1,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("site", String(100), nullable=False),
         Column("alarm_id", String(100), nullable=False),
@@ -85,17 +95,16 @@ _OLD_TABLES = {
         Column("applied_at", Double),
         Index("alarm_actions_site_applied", "site", "applied_at"),
     ),
-}
+]
+_ALTERED_LATER = {t.name: t for t in (_SITES_V1, *_TABLES_V1)}
 
 
 def m001_initial(conn: Connection) -> None:
-    tables = [
-        t
-        for t in schema.metadata.sorted_tables
-        if t.name not in _ADDED_LATER and t.name not in _OLD_TABLES
-    ]
+    # The old definitions first: the others refer to them (sites.id).
+    _V1.create_all(conn)
+    skip = _ADDED_LATER | _ALTERED_LATER.keys()
+    tables = [t for t in schema.metadata.sorted_tables if t.name not in skip]
     schema.metadata.create_all(conn, tables=tables)
-    _OLD.create_all(conn)
 
 
 def m002_meter_events(conn: Connection) -> None:
@@ -144,12 +153,18 @@ def m005_bounded_store(conn: Connection) -> None:
     schema.site_stores.create(conn)
 
 
+def m006_clock_offset(conn: Connection) -> None:
+    for column in ("clock_offset", "clock_round_trip", "clock_measured_at"):
+        conn.execute(text(f"ALTER TABLE sites ADD COLUMN {column} DOUBLE PRECISION"))
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_meter_events,
     m003_operator_actions,
     m004_site_configs,
     m005_bounded_store,
+    m006_clock_offset,
 ]
 
 

@@ -51,6 +51,10 @@ class SiteSummary:
     open_alarms: int
     # None until the site's agent reports its store (agents before issue 5 never do).
     store: SiteStore | None = None
+    # The agent's clock against the hub's (``sync.clock``), at clock_measured_at (hub time).
+    clock_offset: float | None = None
+    clock_round_trip: float | None = None
+    clock_measured_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,11 @@ sites = Table(
     Column("last_sync_at", Double),
     Column("agent_version", String(100)),
     Column("quarantined", Integer, nullable=False, default=0),
+    # The agent's last clock measurement (sync.clock): add the offset to its time to get ours;
+    # clock_measured_at is on the hub's clock.
+    Column("clock_offset", Double),
+    Column("clock_round_trip", Double),
+    Column("clock_measured_at", Double),
 )
 
 devices = Table(

@@ -8,6 +8,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.runtime import Agent
+from sync.hub import auth
+from tests.hubfixtures import T0, RunningHub
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config
 from tests.support.wait import until
@@ -49,3 +51,20 @@ def test_metrics_count_what_the_agent_did(agent: Agent, broker: Broker) -> None:
     assert 0 < metrics[("fw_store_bytes", ())] < metrics[("fw_store_max_bytes", ())] == 500e6
     assert metrics[("fw_storage_pressure", ())] == 0
     assert metrics[("fw_thinned_total", (("kind", "rolled_up"),))] == 0
+
+
+def test_metrics_show_the_clock_offset_of_the_last_sync(
+    tmp_path: Path, broker: Broker, hub: RunningHub
+) -> None:
+    token = auth.create_agent(hub.hubdb, "clinic", now=T0)
+    running = Agent(site_config(tmp_path / "agent.db", broker.url, hub_url=hub.url, token=token))
+    running.start()
+    try:
+        until(lambda: running.syncer is not None and running.syncer.status.clock is not None)
+        metrics = scrape(running)
+    finally:
+        running.stop()
+    offset = metrics[("fw_clock_offset_seconds", ())]
+    round_trip = metrics[("fw_sync_round_trip_seconds", ())]
+    # One machine, one clock: the hub read it between the request and the answer.
+    assert abs(offset) <= round_trip / 2 + 1e-6

@@ -1,6 +1,7 @@
 """The agent process parts wired together, against a real private Mosquitto."""
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,33 @@ def test_bad_payloads_are_quarantined_and_nothing_else_is_lost(
     until(lambda: count(db, "SELECT COUNT(*) FROM quarantine") == len(BAD))
     until(lambda: count(db, "SELECT COUNT(*) FROM readings") == len(BAD))
     assert sum(agent.writer.stats.quarantined.values()) == len(BAD)
+
+
+FUTURE = "ts is in the future: more than 1 day ahead of the agent's clock"
+
+
+def test_readings_far_in_the_future_are_quarantined_counted_and_nothing_else_is_lost(
+    agent: Agent, broker: Broker
+) -> None:
+    db = agent.config.storage.path
+    client = publisher(broker.port)
+    soon = time.time() + 3600
+    later = time.time() + 2 * 86_400
+    publish(client, "fw/clinic/freezer-1/temperature", {"ts": later, "value": -18.0})
+    publish(client, "fw/clinic/freezer-1/temperature", {"ts": "2100-01-01T00:00:00Z", "value": -18})
+    rows = [{"ts": soon, "value": 1.0}, {"ts": later, "value": 2.0}, {"ts": T0, "value": 3.0}]
+    publish(client, "fw/clinic/main-meter/power", rows)
+    until(lambda: count(db, "SELECT COUNT(*) FROM quarantine") == 3)
+    until(lambda: count(db, "SELECT COUNT(*) FROM readings") == 2)
+    with sqlite3.connect(db) as conn:
+        reasons = conn.execute(
+            "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY 1, 2 ORDER BY 1"
+        ).fetchall()
+    assert reasons == [
+        ("freezer-1", FUTURE, 2),
+        ("main-meter", f"batch element: {FUTURE}", 1),
+    ]
+    assert agent.writer.stats.quarantined == {"freezer-1": 2, "main-meter": 1}
 
 
 def test_messages_sent_while_the_agent_is_away_arrive_after_restart(

@@ -4,8 +4,9 @@ from click.testing import CliRunner
 
 from agent import downlink, store
 from agent.cli import main
+from agent.writer import SyncAcked
 from collector.models import Rejection
-from sync.protocol import ConfigVersion
+from sync.protocol import ClockReport, ConfigVersion
 from tests.agent.test_writer import T0, start_writer, temp
 from tests.support.site import site_config, site_yaml
 
@@ -67,3 +68,19 @@ def test_status_says_which_configuration_runs_and_what_was_refused(tmp_path: Pat
         "refused hub version 2:",
         "  rules[0].device: Field required",
     ]
+
+
+def test_status_shows_the_clock_offset_measured_at_the_last_sync(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    config = tmp_path / "site.yaml"
+    config.write_text(site_yaml(db, "mqtt://127.0.0.1:1"))
+    writer = start_writer(db)
+    assert writer.flush()
+    before = CliRunner().invoke(main, ["agent", "status", str(config)]).output
+    clock = ClockReport(offset=-2.5, round_trip=0.1, measured_at=1_795_000_000.0)
+    writer.submit(SyncAcked(cursors={}, actions=[], reported=[], at=T0, clock=clock))
+    assert writer.flush()
+    writer.stop()
+    after = CliRunner().invoke(main, ["agent", "status", str(config)]).output
+    assert "clock: not measured yet (no sync acknowledged)" in before
+    assert "clock: 2.500 s ahead of the hub (± 0.050 s, measured 2026-11-18T11:06:40Z)" in after

@@ -3,6 +3,7 @@ from the writer's counter checks reach the hub, in chunks, once, and resume from
 store thinned during an outage delivers every reading once, raw or inside a stand-in rollup."""
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from agent.writer import Writer
 from collector.models import Reading
 from rules.engine import Engine
 from sync.client import SyncClient
-from sync.hub import alarms, auth, schema
+from sync.hub import alarms, auth, query, schema
 from tests.agent.retention.test_job import DAY, MAX_SIZE, fill, incidents, tick
 from tests.hubfixtures import RunningHub, bearer
 from tests.support.site import site_config
@@ -232,4 +233,35 @@ def test_thinned_readings_reach_the_hub_once_as_rollups(
     assert (site["store"]["max_size"], site["store"]["thinned"]["rolled_up"]) == (
         MAX_SIZE,
         stand_ins[1],
+    )
+
+
+def test_a_clock_two_minutes_slow_is_measured_kept_reported_and_alarmed_at_the_hub(
+    hub: RunningHub, writer: Writer, syncer: Syncer, config: SiteConfig
+) -> None:
+    slow = Syncer(
+        syncer.conn,
+        syncer.client,
+        writer,
+        site="plant",
+        devices=[],
+        interval=1.0,
+        batch_size=10,
+        clock=lambda: time.time() - 120,
+    )
+    assert slow.sync_once() is False
+    measured = slow.status.clock
+    assert measured is not None
+    # Off by 120 s, give or take half the round trip (and the hub's clock read, to a ms).
+    assert abs(measured.offset - 120) <= measured.round_trip / 2 + 0.01
+    with sqlite3.connect(config.storage.path) as conn:
+        assert store.clock(conn) == measured
+    assert outbox.build_batch(syncer.conn, "plant", limit=10, now=T0).clock == measured
+    slow.sync_once()
+    [site] = query.sites(hub.hubdb)
+    assert site.clock_offset == measured.offset
+    [raised] = query.alarms(hub.hubdb)
+    assert (raised.alarm.rule, raised.alarm.message) == (
+        "clock_offset",
+        "the clock of site plant's agent is 120 s behind the hub's",
     )

@@ -296,11 +296,9 @@ BAD = [
         id="ISO 1999",
     ),
     pytest.param(
-        FREEZER, body(ts=RECEIVED + 86_401, value=1), "not a plausible time", id="ts a day ahead"
+        FREEZER, body(ts=RECEIVED + 86_401, value=1), "in the future", id="ts a day ahead"
     ),
-    pytest.param(
-        FREEZER, body(ts="2100-01-01T00:00:00Z", value=1), "not a plausible time", id="ISO 2100"
-    ),
+    pytest.param(FREEZER, body(ts="2100-01-01T00:00:00Z", value=1), "in the future", id="ISO 2100"),
     pytest.param(
         FREEZER,
         body(ts="0001-01-01T00:00:00+14:00", value=1),

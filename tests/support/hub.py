@@ -70,6 +70,13 @@ class Hub:
             self.process.wait(20)
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, a transaction under way is left as it was."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
     def api(self, token: str, path: str, **params: Any) -> Any:
         response = httpx.get(
             f"{self.url}/api/v1/{path}",

@@ -35,9 +35,16 @@ rules:
 
 
 def site_yaml(
-    db: Path, mqtt_url: str, hub_url: str | None = None, token: str = "", site: str = "clinic"
+    db: Path,
+    mqtt_url: str,
+    hub_url: str | None = None,
+    token: str = "",
+    site: str = "clinic",
+    hub_options: str = "",
 ) -> str:
-    hub = f'hub: {{url: "{hub_url}", token: "{token}", sync_interval: 200ms}}' if hub_url else ""
+    """``hub_options``: more keys of the ``hub`` mapping, such as ``"timeout: 1s"``."""
+    options = f"sync_interval: 200ms, {hub_options}".rstrip(", ")
+    hub = f'hub: {{url: "{hub_url}", token: "{token}", {options}}}' if hub_url else ""
     # One broker serves the whole test session: a client id per store keeps sessions apart.
     client = hashlib.sha1(str(db).encode()).hexdigest()[:12]
     return SITE_YAML.format(site=site, mqtt_url=mqtt_url, db=db, hub=hub, client=client)

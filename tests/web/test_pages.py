@@ -2,8 +2,8 @@ import httpx
 import pytest
 
 from sync.hub import auth
-from sync.protocol import StoreReport
-from tests.hubfixtures import Credentials, RunningHub, push, seed_batch
+from sync.protocol import ClockReport, StoreReport
+from tests.hubfixtures import T0, Credentials, RunningHub, batch, push, seed_batch
 
 HOSTILE_NAME = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
 
@@ -169,3 +169,17 @@ def test_pages_are_not_cached(ann: httpx.Client) -> None:
 def test_a_site_that_never_synced(http: httpx.Client, creds: Credentials) -> None:
     login(http, "ann", creds.password)
     assert "never synced" in http.get("/").text
+
+
+def test_the_dashboard_shows_the_agents_clock_offset(
+    http: httpx.Client, creds: Credentials
+) -> None:
+    assert push(http, creds.agent, seed_batch()).status_code == 200
+    assert login(http, "ann", creds.password).status_code == 303
+    assert "agent clock" not in http.get("/").text
+    clock = ClockReport(offset=-75.25, round_trip=0.1, measured_at=T0)
+    later = batch(after=3, readings=[]).model_copy(update={"clock": clock})
+    assert push(http, creds.agent, later).status_code == 200
+    page = http.get("/").text
+    assert "agent clock 75.2 s ahead" in page
+    assert "the clock of site clinic&#39;s agent is 75 s ahead of the hub&#39;s" in page

@@ -20,16 +20,7 @@ def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
     with again.write() as conn:
         names = (applied(conn), migrate(conn, 0.0))
     again.close()
-    assert names == (
-        [
-            "m001_initial",
-            "m002_meter_events",
-            "m003_operator_actions",
-            "m004_site_configs",
-            "m005_bounded_store",
-        ],
-        [],
-    )
+    assert names == ([m.__name__ for m in MIGRATIONS], [])
 
 
 def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None:
@@ -58,6 +49,29 @@ def test_a_hub_from_before_bounded_stores_gains_their_tables(hub_db_url: str) ->
         tables = set(inspect(conn).get_table_names())
     hubdb.close()
     assert (names, {"rollups", "site_stores"} <= tables) == (["m005_bounded_store"], True)
+
+
+CLOCK_COLUMNS = ["clock_offset", "clock_round_trip", "clock_measured_at"]
+
+
+def test_a_hub_from_before_clock_offsets_gains_the_columns_and_keeps_its_sites(
+    hub_db_url: str,
+) -> None:
+    hubdb = open_hub(hub_db_url)
+    with hubdb.write() as conn:
+        for column in CLOCK_COLUMNS:
+            conn.execute(text(f"ALTER TABLE sites DROP COLUMN {column}"))
+        done = schema.schema_migrations
+        conn.execute(done.delete().where(done.c.name == "m006_clock_offset"))
+        conn.execute(text("INSERT INTO sites (id, name, quarantined) VALUES ('old', 'Old', 0)"))
+    with hubdb.write() as conn:
+        names = migrate(conn, 0.0)
+        columns = [c["name"] for c in inspect(conn).get_columns("sites")]
+        row = conn.execute(select(schema.sites.c.id, schema.sites.c.clock_offset)).one()
+    hubdb.close()
+    assert names == ["m006_clock_offset"]
+    assert columns[-3:] == CLOCK_COLUMNS
+    assert tuple(row) == ("old", None)
 
 
 def test_a_sqlite_hub_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from sync.hub import alarms, auth, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.hub.ingest import advance, apply_batch
-from sync.protocol import Chunk, ReadingRecord, StoreReport, SyncAck, SyncBatch
+from sync.protocol import Chunk, ClockReport, ReadingRecord, StoreReport, SyncAck, SyncBatch
 from tests.hubfixtures import (
     DEVICES,
     T0,
@@ -227,7 +227,10 @@ def test_a_batch_that_breaks_the_protocol_is_refused(
 
 
 def test_the_site_row_follows_the_agent(hubdb: HubDB) -> None:
-    apply_batch(hubdb, "clinic", batch().model_copy(update={"quarantined": 3}), T0 + 5)
+    clock = ClockReport(offset=-2.5, round_trip=0.25, measured_at=T0 + 6)
+    apply_batch(
+        hubdb, "clinic", batch().model_copy(update={"quarantined": 3, "clock": clock}), T0 + 5
+    )
     with hubdb.read() as conn:
         row = conn.execute(select(schema.sites)).mappings().one()
     assert dict(row) == {
@@ -237,7 +240,20 @@ def test_the_site_row_follows_the_agent(hubdb: HubDB) -> None:
         "last_sync_at": T0 + 5,
         "agent_version": "test",
         "quarantined": 3,
+        "clock_offset": -2.5,
+        "clock_round_trip": 0.25,
+        # On the hub's clock.
+        "clock_measured_at": T0 + 3.5,
     }
+
+
+def test_a_batch_without_a_clock_report_keeps_the_last_one(hubdb: HubDB) -> None:
+    clock = ClockReport(offset=1.0, round_trip=0.1, measured_at=T0)
+    apply_batch(hubdb, "clinic", batch().model_copy(update={"clock": clock}), T0)
+    apply_batch(hubdb, "clinic", batch(), T0 + 5)
+    with hubdb.read() as conn:
+        row = conn.execute(select(schema.sites.c.clock_offset)).one()
+    assert row == (1.0,)
 
 
 def test_the_site_takes_its_name_and_time_zone_from_the_agent(hubdb: HubDB) -> None:
