@@ -82,6 +82,6 @@ def test_the_offset_and_its_alarm_are_on_the_sites_board(hubdb: HubDB) -> None:
         0.1,
         T0 - 75.0,
     )
-    [shown] = board.dashboard(hubdb)
+    [shown] = board.dashboard(hubdb, T0)
     assert [h.alarm.rule for h in shown.alarms] == ["clock_offset"]
     assert alarms.hub_owned(shown.alarms[0].alarm.id)
