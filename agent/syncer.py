@@ -40,6 +40,7 @@ class Syncer:
         devices: list[DeviceConfig],
         interval: float,
         batch_size: int,
+        batch_bytes: int = outbox.DEFAULT_MAX_BYTES,
         agent_version: str = "",
         site_name: str | None = None,
         timezone: str | None = None,
@@ -54,6 +55,8 @@ class Syncer:
         self.devices = devices
         self.interval = interval
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self._hub_streams: frozenset[str] | None = None
         self.agent_version = agent_version
         self.clock = clock
         self.status = SyncStatus()
@@ -72,17 +75,22 @@ class Syncer:
     def sync_once(self) -> bool:
         """Send one batch; True when more is waiting. Raises SyncError when not acknowledged."""
         now = self.clock()
-        batch = outbox.build_batch(
+        outgoing = outbox.build(
             self.conn,
             self.site,
             limit=self.batch_size,
+            max_bytes=self.batch_bytes,
             now=now,
+            columns=self.client.columns,
+            hub_streams=self._hub_streams,
             devices=None if self._devices_sent else self.devices,
             agent_version=self.agent_version,
             site_name=self.site_name,
             timezone=self.timezone,
         )
-        ack = self.client.push(batch)
+        batch = outgoing.batch
+        ack = self.client.push(batch, outgoing.readings)
+        self._hub_streams = frozenset(ack.acked)
         self.writer.submit(
             SyncAcked(
                 cursors=ack.acked, actions=ack.actions, reported=batch.applied_actions, at=now
@@ -94,7 +102,7 @@ class Syncer:
         self.status.last_error = None
         self.status.clock_offset = ack.server_time - (now + self.status.last_ok) / 2
         self.status.batches += 1
-        return outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
+        return any(s in ack.acked for s in outgoing.more) or bool(ack.actions)
 
     def _run(self) -> None:
         delay = 0.0

@@ -153,3 +153,6 @@ class SyncAck(Wire):
     acked: dict[str, int]
     actions: list[ActionRecord] = []
     server_time: float
+    # Body formats beyond JSON this hub reads (``sync.envelope.COLUMNS``); an older hub sends
+    # none, and its agents keep to JSON.
+    accepts: list[str] = []

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import re
 import time
-import zlib
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from collector.manual import ImportReport
+from sync import envelope
+from sync.columns import Readings
 from sync.hub import alarms, manual, query, reports
 from sync.hub.errors import InvalidBatch
 from sync.hub.ingest import apply_batch
@@ -32,7 +33,6 @@ from web.schemas import (
 )
 from web.security import AgentSite, ApiUser, Hub
 
-MAX_BATCH_BYTES = 64 * 1024 * 1024
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 router = APIRouter(prefix="/api/v1")
@@ -44,9 +44,16 @@ To = Annotated[str | None, Query(alias="to", description="ISO 8601 or unix secon
 
 @router.post("/sync", tags=["agents"])
 async def sync(request: Request, site: AgentSite, hubdb: Hub) -> SyncAck:
-    """Store an agent's batch (a ``SyncBatch``, JSON, optionally gzip) and acknowledge it."""
-    batch = parse_batch(await request.body(), request.headers.get("content-encoding", ""))
-    return await run_in_threadpool(apply_batch, hubdb, site, batch, time.time())
+    """Store an agent's batch (a ``SyncBatch`` as JSON, or with its readings in columns: see
+    ``sync.envelope``; gzip or not) and acknowledge it."""
+    headers = request.headers
+    batch, readings = await run_in_threadpool(
+        parse_batch,
+        await request.body(),
+        headers.get("content-type", ""),
+        headers.get("content-encoding", ""),
+    )
+    return await run_in_threadpool(apply_batch, hubdb, site, batch, time.time(), readings)
 
 
 @router.get("/sites", tags=["read"])
@@ -266,28 +273,10 @@ def _import_out(report: ImportReport) -> ImportOut:
     return ImportOut(stored=report.stored, rejected=rejected)
 
 
-def parse_batch(body: bytes, encoding: str) -> SyncBatch:
-    if len(body) > MAX_BATCH_BYTES:
-        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes")
-    if encoding.strip().lower() == "gzip":
-        body = _gunzip(body)
-    elif encoding.strip() not in ("", "identity"):
-        raise InvalidBatch(f"unsupported Content-Encoding {encoding!r}")
+def parse_batch(
+    body: bytes, content_type: str, content_encoding: str
+) -> tuple[SyncBatch, Readings | None]:
     try:
-        return SyncBatch.model_validate_json(body)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[:3]
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in first)
-        raise InvalidBatch(reasons) from None
-
-
-def _gunzip(body: bytes) -> bytes:
-    # Bounded: a few kilobytes of gzip can claim gigabytes.
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, MAX_BATCH_BYTES + 1)
-    except zlib.error as error:
-        raise InvalidBatch(f"body is not valid gzip: {error}") from None
-    if len(data) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
-        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes once decompressed")
-    return data
+        return envelope.decode(body, content_type, content_encoding)
+    except envelope.BadBody as error:
+        raise InvalidBatch(str(error)) from None

@@ -8,10 +8,13 @@ resends from it. Records are keyed by (site, seq), so anything sent twice is sto
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, update
 
+from sync.columns import Readings, Row
+from sync.envelope import COLUMNS
 from sync.hub import alarms, heartbeat, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
@@ -21,7 +24,6 @@ from sync.protocol import (
     AccessRecord,
     ActionRecord,
     AlarmEventRecord,
-    AnyChunk,
     MeterEventRecord,
     ReadingRecord,
     SyncAck,
@@ -29,21 +31,38 @@ from sync.protocol import (
 )
 
 PENDING_ACTIONS_LIMIT = 1000
+ACCEPTS = [COLUMNS]
 
 
-def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAck:
-    """Store ``batch`` from the agent of ``site`` in one transaction and acknowledge it."""
+class Span(Protocol):
+    @property
+    def after(self) -> int: ...
+    @property
+    def through(self) -> int: ...
+
+
+def apply_batch(
+    hubdb: HubDB, site: str, batch: SyncBatch, now: float, readings: Readings | None = None
+) -> SyncAck:
+    """Store ``batch`` from the agent of ``site`` in one transaction and acknowledge it.
+
+    ``readings`` are the batch's readings when they came as columns (``batch.readings`` is None
+    then)."""
     if batch.site != site:
         raise WrongSite(site, batch.site)
     check_batch(batch)
+    if readings is None and batch.readings is not None:
+        readings = Readings.of(batch.readings)
+    if readings is not None:
+        check_span("readings", readings, [r[0] for r in readings.rows])
     with hubdb.write() as conn:
         # First, so that it locks the site's row: two batches of one site apply one after the other.
         _upsert_site(hubdb, conn, batch, now)
         heartbeat.synced(conn, site, now)
         if batch.devices is not None:
             _upsert_devices(hubdb, conn, batch)
-        if batch.readings is not None:
-            store_readings(hubdb, conn, site, batch.readings.items)
+        if readings is not None:
+            store_reading_rows(hubdb, conn, site, readings.rows)
         if batch.access_events is not None:
             _store_access(hubdb, conn, site, batch.access_events.items)
         if batch.alarm_events is not None:
@@ -51,27 +70,29 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
         if batch.meter_events is not None:
             store_meter_events(hubdb, conn, site, batch.meter_events.items)
         _mark_applied(conn, site, batch.applied_actions, now)
-        acked = _advance_cursors(hubdb, conn, site, batch.chunks())
+        spans: dict[str, Span | None] = {**batch.chunks(), "readings": readings}
+        acked = _advance_cursors(hubdb, conn, site, spans)
         actions = pending_actions(conn, site)
-    return SyncAck(acked=acked, actions=actions, server_time=now)
+    return SyncAck(acked=acked, actions=actions, server_time=now, accepts=ACCEPTS)
 
 
 def check_batch(batch: SyncBatch) -> None:
     if batch.protocol != PROTOCOL_VERSION:
         raise InvalidBatch(f"protocol {batch.protocol}; this hub speaks {PROTOCOL_VERSION}")
     for stream, chunk in batch.chunks().items():
-        if chunk is None:
-            continue
-        if chunk.through < chunk.after:
-            raise InvalidBatch(f"{stream}: through {chunk.through} < after {chunk.after}")
-        outside = [i.seq for i in chunk.items if not chunk.after < i.seq <= chunk.through]
-        if outside:
-            raise InvalidBatch(
-                f"{stream}: seq {outside[0]} outside ({chunk.after}, {chunk.through}]"
-            )
+        if chunk is not None:
+            check_span(stream, chunk, [i.seq for i in chunk.items])
 
 
-def advance(cursor: int, chunk: AnyChunk | None) -> int:
+def check_span(stream: str, span: Span, seqs: Sequence[int]) -> None:
+    if span.through < span.after:
+        raise InvalidBatch(f"{stream}: through {span.through} < after {span.after}")
+    outside = [s for s in seqs if not span.after < s <= span.through]
+    if outside:
+        raise InvalidBatch(f"{stream}: seq {outside[0]} outside ({span.after}, {span.through}]")
+
+
+def advance(cursor: int, chunk: Span | None) -> int:
     """The new cursor of one stream (see the module docstring)."""
     if chunk is None or chunk.after > cursor:
         return cursor
@@ -125,18 +146,24 @@ def _insert(hubdb: HubDB, conn: Connection, table: Any, site: str, items: list[A
 
 
 def store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[ReadingRecord]) -> None:
-    _insert(hubdb, conn, schema.readings, site, items)
-    latest: dict[tuple[str, str], ReadingRecord] = {}
-    for item in items:
-        key = (item.device, item.metric)
-        if key not in latest or item.ts >= latest[key].ts:
-            latest[key] = item
-    if not latest:
+    store_reading_rows(hubdb, conn, site, Readings.of_items(items))
+
+
+def store_reading_rows(hubdb: HubDB, conn: Connection, site: str, rows: Sequence[Row]) -> None:
+    """Readings ``(seq, device, metric, ts, value, received_at)``, once each, and the latest of
+    every series."""
+    if not rows:
         return
+    _insert_readings(hubdb, conn, site, rows)
+    latest: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        key = (row[1], row[2])
+        if key not in latest or row[3] >= latest[key][3]:
+            latest[key] = row
     insert = hubdb.insert(schema.latest_readings)
-    rows = [
-        {"site": site, "device": r.device, "metric": r.metric, "ts": r.ts, "value": r.value}
-        for r in latest.values()
+    newest = [
+        {"site": site, "device": d, "metric": m, "ts": t, "value": v}
+        for _, d, m, t, v, _ in latest.values()
     ]
     conn.execute(
         insert.on_conflict_do_update(
@@ -145,8 +172,14 @@ def store_readings(hubdb: HubDB, conn: Connection, site: str, items: list[Readin
             # A late, resent or backfilled reading must not replace a newer one.
             where=schema.latest_readings.c.ts <= insert.excluded.ts,
         ),
-        rows,
+        newest,
     )
+
+
+def _insert_readings(hubdb: HubDB, conn: Connection, site: str, rows: Sequence[Row]) -> None:
+    keys = ("seq", "device", "metric", "ts", "value", "received_at")
+    params = [dict(zip(keys, row, strict=True), site=site) for row in rows]
+    conn.execute(hubdb.insert(schema.readings).on_conflict_do_nothing(), params)
 
 
 def _store_access(hubdb: HubDB, conn: Connection, site: str, items: list[AccessRecord]) -> None:
@@ -204,7 +237,7 @@ def _mark_applied(conn: Connection, site: str, ids: list[int], now: float) -> No
 
 
 def _advance_cursors(
-    hubdb: HubDB, conn: Connection, site: str, chunks: dict[str, AnyChunk | None]
+    hubdb: HubDB, conn: Connection, site: str, chunks: dict[str, Span | None]
 ) -> dict[str, int]:
     cursors = schema.sync_cursors
     rows = conn.execute(select(cursors.c.stream, cursors.c.acked).where(cursors.c.site == site))
