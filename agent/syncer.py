@@ -19,6 +19,7 @@ from collector.config import DeviceConfig
 from sync.client import Backoff, HubRejected, SyncClient, SyncError
 
 log = logging.getLogger(__name__)
+PROBE_LIMIT = 1000
 
 
 @dataclass
@@ -75,10 +76,12 @@ class Syncer:
     def sync_once(self) -> bool:
         """Send one batch; True when more is waiting. Raises SyncError when not acknowledged."""
         now = self.clock()
+        # Until its first answer says what the hub reads, a small batch: it goes as JSON.
+        probing = self._hub_streams is None
         outgoing = outbox.build(
             self.conn,
             self.site,
-            limit=self.batch_size,
+            limit=min(self.batch_size, PROBE_LIMIT) if probing else self.batch_size,
             max_bytes=self.batch_bytes,
             now=now,
             columns=self.client.columns,

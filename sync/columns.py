@@ -43,6 +43,7 @@ MAX_SCALE = 9
 _EXACT = 2**53
 _MASK = 2**64 - 1
 _HALF = 2**63
+_QUARTER = 2**62
 _HEADER = struct.Struct("<I")
 
 Row = tuple[int, str, str, float, float, float]
@@ -167,17 +168,28 @@ def _integers(values: list[float]) -> tuple[int | None, list[int]]:
     and the bit patterns."""
     if 0.0 in values and any(math.copysign(1.0, v) < 0 for v in values if v == 0.0):
         return None, _bits(values)  # -0.0 == 0.0, but not bit for bit
-    for k in range(MAX_SCALE + 1):
+    # The first value rules out the scales below its own, cheaply: most series have one scale.
+    k = _scale(values[0]) if values else 0
+    while k is not None and k <= MAX_SCALE:
         p = 10**k
         try:
             ints = [round(v * p) for v in values]
-        except (OverflowError, ValueError):  # inf, nan
+        except (OverflowError, ValueError):  # a later value is huge, inf or nan
             break
-        if ints and (max(ints) >= _EXACT or min(ints) <= -_EXACT):
-            break
-        if all(n / p == v for n, v in zip(ints, values, strict=True)):
+        if -_EXACT < min(ints) and max(ints) < _EXACT and [n / p for n in ints] == values:
             return k, ints
+        k += 1
     return None, _bits(values)
+
+
+def _scale(value: float) -> int | None:
+    if not math.isfinite(value) or abs(value) >= _EXACT:
+        return None
+    for k in range(MAX_SCALE + 1):
+        p = 10**k
+        if round(value * p) / p == value:
+            return k
+    return None
 
 
 def _floats(scale: int | None, ints: list[int]) -> list[float]:
@@ -205,11 +217,11 @@ def _undelta(ints: list[int]) -> list[int]:
 
 
 def _planes(ints: list[int]) -> bytes:
-    # Zigzag, wrapped to 64 bits: a bit-pattern difference may need 65, and the decoder's
-    # additions wrap the same way, so the round trip stays exact.
-    wrapped = [((n + _HALF) & _MASK) - _HALF for n in ints]
-    zig = [((w << 1) ^ (w >> 63)) & _MASK for w in wrapped]
-    raw = array("Q", zig)
+    if ints and not (-_QUARTER <= min(ints) and max(ints) < _QUARTER):
+        # Wrapped to 64 bits: a bit-pattern difference may need 65, and the decoder's additions
+        # wrap the same way, so the round trip stays exact.
+        ints = [((n + _HALF) & _MASK) - _HALF for n in ints]
+    raw = array("Q", [(n << 1) ^ (n >> 63) for n in ints])
     if sys.byteorder != "little":
         raw.byteswap()
     data = raw.tobytes()

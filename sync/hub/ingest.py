@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import psycopg
 from sqlalchemy import Connection, select, update
 
 from sync.columns import Readings, Row
@@ -177,9 +178,33 @@ def store_reading_rows(hubdb: HubDB, conn: Connection, site: str, rows: Sequence
 
 
 def _insert_readings(hubdb: HubDB, conn: Connection, site: str, rows: Sequence[Row]) -> None:
-    keys = ("seq", "device", "metric", "ts", "value", "received_at")
-    params = [dict(zip(keys, row, strict=True), site=site) for row in rows]
-    conn.execute(hubdb.insert(schema.readings).on_conflict_do_nothing(), params)
+    # The bulk of every catch-up: straight to the driver, without a dict a row (SQLAlchemy's
+    # parameter handling cost three times the insert itself), and by COPY on PostgreSQL.
+    columns = "site, seq, device, metric, ts, value, received_at"
+    if hubdb.dialect == "postgresql":
+        _copy_readings(conn, site, rows, columns)
+        return
+    conn.exec_driver_sql(
+        f"INSERT INTO readings ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(site, *row) for row in rows],
+    )
+
+
+def _copy_readings(conn: Connection, site: str, rows: Sequence[Row], columns: str) -> None:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS readings_in"
+            " (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY readings_in ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((site, *row))
+        cursor.execute(
+            f"INSERT INTO readings ({columns}) SELECT {columns} FROM readings_in"
+            " ON CONFLICT DO NOTHING"
+        )
 
 
 def _store_access(hubdb: HubDB, conn: Connection, site: str, items: list[AccessRecord]) -> None:
