@@ -40,8 +40,8 @@ TABLES = {
 # The streams that go before readings, in the order they take the byte budget.
 FIRST = ("alarm_events", "access_events", "meter_events")
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
-# The JSON of a reading without its names: keys, a seq and three floats of up to 24 characters.
-JSON_READING_BYTES = 160
+# A reading's JSON but its two names: keys, a seq, three floats of up to 24 characters each.
+JSON_READING_BYTES = 156
 # What a batch carries besides its chunks: site, names, versions, counters, chunk bounds.
 BATCH_BYTES = 1024
 
@@ -80,7 +80,7 @@ def build(
     for stream in FIRST:
         after = cursors.get(stream, 0)
         records = READERS[stream](conn, after, limit + 1)
-        sizes = [len(r.model_dump_json()) + 1 for r in records[:limit]]
+        sizes = [len(r.model_dump_json().encode()) + 1 for r in records[:limit]]
         taken = _fit(sizes, budget, at_least_one=not any(c.items for c in chunks.values()))
         budget -= sum(sizes[:taken])
         if taken < len(records):
@@ -90,7 +90,7 @@ def build(
     held = any(s in more and (hub_streams is None or s in hub_streams) for s in FIRST)
     rows = [] if held else _reading_rows(conn, after, limit + 1)
     taken = _fit_readings(rows[:limit], budget, columns, at_least_one=not more)
-    if held or taken < len(rows):
+    if taken < len(rows) or (held and _any_after(conn, after)):
         more.add("readings")
     readings = Readings(after, rows[taken - 1][0] if taken else after, rows[:taken])
     batch = SyncBatch(
@@ -192,8 +192,22 @@ def _fit_readings(
             sizes.append(size)
         budget -= encoded_size(0, []) + ENVELOPE_BYTES
     else:
-        sizes = [JSON_READING_BYTES + 6 * (len(r[1]) + len(r[2])) for r in rows]
+        names: dict[tuple[str, str], int] = {}
+        for _, device, metric, *_ in rows:
+            if (device, metric) not in names:
+                names[device, metric] = JSON_READING_BYTES + _json_len(device, metric)
+        sizes = [names[r[1], r[2]] for r in rows]
     return _fit(sizes, budget, at_least_one=at_least_one)
+
+
+def _json_len(*names: str) -> int:
+    return sum(len(json.dumps(n, ensure_ascii=False).encode()) for n in names)
+
+
+def _any_after(conn: sqlite3.Connection, after: int) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM readings WHERE id > ? LIMIT 1", (after,)).fetchone() is not None
+    )
 
 
 def _reading_rows(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[Any, ...]]:
