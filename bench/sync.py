@@ -113,6 +113,7 @@ def catch_up(config: SiteConfig, hub_url: str, db_url: str) -> tuple[float, floa
     """The real syncer until nothing is waiting: seconds, CPU seconds, body bytes, batches."""
     token = auth.create_agent(open_hub(db_url), SITE, now=T0)
     conn = store.open_store(config.storage.path, SITE)
+    store.set_cursor(conn, "readings", 0)  # a fresh hub: everything is owed again
     writer = Writer(conn, Engine.restore([], T0, {}, []), commit_interval=0.01)
     writer.start()
     hub = Hub(url=hub_url, token=token)  # the agent's default batch bounds
