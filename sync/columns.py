@@ -176,7 +176,7 @@ def _integers(values: list[float]) -> tuple[int | None, list[int]]:
             ints = [round(v * p) for v in values]
         except (OverflowError, ValueError):  # a later value is huge, inf or nan
             break
-        if -_EXACT < min(ints) and max(ints) < _EXACT and [n / p for n in ints] == values:
+        if -_EXACT < min(ints) <= max(ints) < _EXACT and [n / p for n in ints] == values:
             return k, ints
         k += 1
     return None, _bits(values)
@@ -217,7 +217,7 @@ def _undelta(ints: list[int]) -> list[int]:
 
 
 def _planes(ints: list[int]) -> bytes:
-    if ints and not (-_QUARTER <= min(ints) and max(ints) < _QUARTER):
+    if ints and not -_QUARTER <= min(ints) <= max(ints) < _QUARTER:
         # Wrapped to 64 bits: a bit-pattern difference may need 65, and the decoder's additions
         # wrap the same way, so the round trip stays exact.
         ints = [((n + _HALF) & _MASK) - _HALF for n in ints]
