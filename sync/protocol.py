@@ -10,6 +10,9 @@ The protocol grows by new optional streams and fields, never by renaming: a hub 
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
 ignores a stream it does not know and leaves it out of its acknowledgement, which the agent must
 not mistake for progress.
+
+How a batch is written on the wire is ``sync.envelope``'s concern: JSON always works; a hub that
+lists a format in ``SyncAck.accepts`` (readings in columns, ``sync.columns``) may be sent that.
 """
 
 from __future__ import annotations

@@ -105,6 +105,12 @@ def test_sync_with_a_malformed_batch(
     assert response.json()["detail"].startswith(detail)
 
 
+def test_an_older_agents_gzip_json_is_still_taken(http: httpx.Client, creds: Credentials) -> None:
+    response = push(http, creds.agent, batch(readings=[reading(1), reading(2, ts=T0 + 60)]))
+    ack = SyncAck.model_validate_json(response.content)
+    assert (ack.acked["readings"], ack.accepts) == (2, ["columns-1"])
+
+
 def test_sync_takes_readings_in_columns(http: httpx.Client, creds: Credentials) -> None:
     rows: list[Row] = [(i, "freezer-1", "temperature", T0 + 60 * i, -18.5 + i, T0) for i in (1, 2)]
     body, headers = envelope.encode(batch(access_events=[access(1)]), Readings(0, 2, rows))
