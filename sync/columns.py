@@ -35,6 +35,8 @@ from typing import Any
 
 from sync.protocol import Chunk, ReadingRecord
 
+__all__ = ["BYTES_PER_ROW", "Malformed", "Readings", "Row", "decode", "encode", "encoded_size"]
+
 MAGIC = b"FWR1"
 COLUMNS = 5
 BYTES_PER_ROW = 8 * COLUMNS

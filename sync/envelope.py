@@ -27,6 +27,18 @@ from sync import columns
 from sync.columns import Readings
 from sync.protocol import SyncBatch
 
+__all__ = [
+    "COLUMNS",
+    "COLUMNS_TYPE",
+    "ENVELOPE_BYTES",
+    "JSON_TYPE",
+    "MAX_BODY_BYTES",
+    "BadBody",
+    "TooLarge",
+    "decode",
+    "encode",
+]
+
 JSON_TYPE = "application/json"
 COLUMNS_TYPE = "application/vnd.facilitywatch.sync+columns"
 # What a hub lists in ``SyncAck.accepts`` when it reads COLUMNS_TYPE.
