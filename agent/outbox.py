@@ -182,6 +182,8 @@ def _fit_readings(
     rows: Sequence[tuple[Any, ...]], budget: int, columns: bool, *, at_least_one: bool
 ) -> int:
     if columns:
+        if encoded_size(len(rows), {(r[1], r[2]) for r in rows}) + ENVELOPE_BYTES <= budget:
+            return len(rows)  # the usual case, without a size a row
         seen: set[tuple[str, str]] = set()
         sizes = []
         for _, device, metric, *_ in rows:
