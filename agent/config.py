@@ -93,7 +93,9 @@ class Hub(Strict):
     url: str
     token: str = ""
     sync_interval: Duration = timedelta(seconds=5)
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_size: int = Field(default=20_000, ge=1, le=100_000)
+    # Before compression; the hub refuses bodies over 64 MiB (sync.envelope.MAX_BODY_BYTES).
+    batch_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=32 * 1024 * 1024)
     timeout: Duration = timedelta(seconds=30)
 
 

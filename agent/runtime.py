@@ -148,6 +148,7 @@ class Agent:
             devices=list(self.config.devices),
             interval=hub.sync_interval.total_seconds(),
             batch_size=hub.batch_size,
+            batch_bytes=hub.batch_bytes,
             agent_version=agent_version(),
             site_name=self.config.site.name,
             timezone=self.config.site.timezone,

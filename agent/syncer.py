@@ -22,6 +22,7 @@ from sync.clock import measure
 from sync.protocol import ClockReport, ConfigVersion
 
 log = logging.getLogger(__name__)
+PROBE_LIMIT = 1000
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Syncer:
         devices: list[DeviceConfig],
         interval: float,
         batch_size: int,
+        batch_bytes: int = outbox.DEFAULT_MAX_BYTES,
         agent_version: str = "",
         site_name: str | None = None,
         timezone: str | None = None,
@@ -63,6 +65,8 @@ class Syncer:
         self.devices = devices
         self.interval = interval
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self._hub_streams: frozenset[str] | None = None
         self.agent_version = agent_version
         self.clock = clock
         self.status = SyncStatus()
@@ -81,20 +85,27 @@ class Syncer:
     def sync_once(self) -> bool:
         """Send one batch; True when more is waiting. Raises SyncError when not acknowledged."""
         now = self.clock()
-        batch = outbox.build_batch(
+        # Until its first answer says what the hub reads, a small batch: it goes as JSON.
+        probing = self._hub_streams is None
+        outgoing = outbox.build(
             self.conn,
             self.site,
-            limit=self.batch_size,
+            limit=min(self.batch_size, PROBE_LIMIT) if probing else self.batch_size,
+            max_bytes=self.batch_bytes,
             now=now,
+            columns=self.client.columns,
+            hub_streams=self._hub_streams,
             devices=None if self._devices_sent else self.devices,
             agent_version=self.agent_version,
             site_name=self.site_name,
             timezone=self.timezone,
             max_size=self.max_size,
         )
+        batch = outgoing.batch
         sent = self.clock()
-        ack = self.client.push(batch)
+        ack = self.client.push(batch, outgoing.readings)
         clock = measure(sent, self.clock(), ack.server_time)
+        self._hub_streams = frozenset(ack.acked)
         # Before the flush: a configuration applied in it asks for the devices to go again.
         self._devices_sent = True
         acked = SyncAcked(
@@ -113,7 +124,7 @@ class Syncer:
         self.status.clock = clock
         self.status.batches += 1
         # A new configuration: sync again at once, so the hub hears what became of it.
-        more = outbox.full(batch, self.batch_size, ack.acked) or bool(ack.actions)
+        more = any(s in ack.acked for s in outgoing.more) or bool(ack.actions)
         return more or new is not None
 
     def _checked(self, version: ConfigVersion | None, now: float) -> NewConfig | None:

@@ -1,5 +1,6 @@
 """The agent-hub wire protocol and both of its ends."""
 
+from sync.columns import Readings
 from sync.protocol import (
     PROTOCOL_VERSION,
     STREAMS,
@@ -34,6 +35,7 @@ __all__ = [
     "DeviceInfo",
     "MeterEventRecord",
     "ReadingRecord",
+    "Readings",
     "RollupRecord",
     "StoreReport",
     "SyncAck",

@@ -10,12 +10,13 @@ Errors (one hierarchy, translated from httpx once, here):
 
 from __future__ import annotations
 
-import gzip
 import random
 
 import httpx
 from pydantic import ValidationError
 
+from sync import envelope
+from sync.columns import Readings
 from sync.protocol import SyncAck, SyncBatch
 
 SYNC_PATH = "/api/v1/sync"
@@ -47,17 +48,29 @@ class TokenRefused(HubRejected):
 
 
 class SyncClient:
+    """Speaks JSON until the hub's acknowledgement says it reads readings in columns; a hub that
+    then refuses a columns body (rolled back to an older version) puts it back to JSON."""
+
     def __init__(self, http: httpx.Client, token: str) -> None:
         self.http = http
         self.token = token
+        self.columns = False
+        self.sent_bytes = 0
 
-    def push(self, batch: SyncBatch) -> SyncAck:
-        body = gzip.compress(batch.model_dump_json().encode(), compresslevel=5)
-        headers = {
-            "Authorization": f"Bearer {self.token}",
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-        }
+    def push(self, batch: SyncBatch, readings: Readings | None = None) -> SyncAck:
+        """Send ``batch``, with ``readings`` in columns when given (see ``sync.envelope``)."""
+        try:
+            ack = self._post(*envelope.encode(batch, readings))
+        except HubRejected as error:
+            if readings is not None and error.status not in (401, 403):
+                self.columns = False
+            raise
+        self.columns = envelope.COLUMNS in ack.accepts
+        return ack
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> SyncAck:
+        headers = headers | {"Authorization": f"Bearer {self.token}"}
+        self.sent_bytes += len(body)
         try:
             response = self.http.post(SYNC_PATH, content=body, headers=headers)
         except httpx.HTTPError as error:

@@ -30,6 +30,8 @@ Site configuration travels down the same exchange: the agent says which hub vers
 refused and why (``config_rejected``); the acknowledgement carries the site's newest version only
 when it is newer than both, so the payload stays one version at most and a refused version is not
 sent again.
+How a batch is written on the wire is ``sync.envelope``'s concern: JSON always works; a hub that
+lists a format in ``SyncAck.accepts`` (readings in columns, ``sync.columns``) may be sent that.
 """
 
 from __future__ import annotations
@@ -297,3 +299,6 @@ class SyncAck(Wire):
     actions: list[ActionRecord] = []
     server_time: float
     config: ConfigVersion | None = None
+    # Body formats beyond JSON this hub reads (``sync.envelope.COLUMNS``); an older hub sends
+    # none, and its agents keep to JSON.
+    accepts: list[str] = []

@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 import re
 import time
-import zlib
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from collector.duration import DurationError, parse_duration
 from collector.manual import ImportReport
 from rules.site import Format
+from sync import envelope
+from sync.columns import Readings
 from sync.hub import actions as hub_actions
 from sync.hub import alarms, manual, query, reports, site_config
 from sync.hub.alarms import HubAlarm
@@ -44,7 +45,6 @@ from web.schemas import (
 )
 from web.security import AgentSite, ApiUser, Hub
 
-MAX_BATCH_BYTES = 64 * 1024 * 1024
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 router = APIRouter(prefix="/api/v1")
@@ -56,9 +56,16 @@ To = Annotated[str | None, Query(alias="to", description="ISO 8601 or unix secon
 
 @router.post("/sync", tags=["agents"])
 async def sync(request: Request, site: AgentSite, hubdb: Hub) -> SyncAck:
-    """Store an agent's batch (a ``SyncBatch``, JSON, optionally gzip) and acknowledge it."""
-    batch = parse_batch(await request.body(), request.headers.get("content-encoding", ""))
-    return await run_in_threadpool(apply_batch, hubdb, site, batch, time.time())
+    """Store an agent's batch (a ``SyncBatch`` as JSON, or with its readings in columns: see
+    ``sync.envelope``; gzip or not) and acknowledge it."""
+    headers = request.headers
+    batch, readings = await run_in_threadpool(
+        parse_batch,
+        await request.body(),
+        headers.get("content-type", ""),
+        headers.get("content-encoding", ""),
+    )
+    return await run_in_threadpool(apply_batch, hubdb, site, batch, time.time(), readings)
 
 
 @router.get("/sites", tags=["read"])
@@ -378,28 +385,10 @@ def config_version(site: str, version: int, user: ApiUser, hubdb: Hub) -> Config
     return ConfigTextOut.model_validate(site_config.get_version(hubdb, user, site, version))
 
 
-def parse_batch(body: bytes, encoding: str) -> SyncBatch:
-    if len(body) > MAX_BATCH_BYTES:
-        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes")
-    if encoding.strip().lower() == "gzip":
-        body = _gunzip(body)
-    elif encoding.strip() not in ("", "identity"):
-        raise InvalidBatch(f"unsupported Content-Encoding {encoding!r}")
+def parse_batch(
+    body: bytes, content_type: str, content_encoding: str
+) -> tuple[SyncBatch, Readings | None]:
     try:
-        return SyncBatch.model_validate_json(body)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[:3]
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in first)
-        raise InvalidBatch(reasons) from None
-
-
-def _gunzip(body: bytes) -> bytes:
-    # Bounded: a few kilobytes of gzip can claim gigabytes.
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, MAX_BATCH_BYTES + 1)
-    except zlib.error as error:
-        raise InvalidBatch(f"body is not valid gzip: {error}") from None
-    if len(data) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
-        raise InvalidBatch(f"batch larger than {MAX_BATCH_BYTES} bytes once decompressed")
-    return data
+        return envelope.decode(body, content_type, content_encoding)
+    except envelope.BadBody as error:
+        raise InvalidBatch(str(error)) from None

@@ -19,8 +19,11 @@ from agent.syncer import Syncer
 from agent.writer import Writer
 from collector.models import Reading
 from rules.engine import Engine
-from sync.client import SyncClient
+from sync import envelope
+from sync.client import HubRejected, SyncClient
 from sync.hub import alarms, auth, query, schema
+from sync.hub.db import HubDB
+from sync.hub.ingest import apply_batch
 from tests.agent.retention.test_job import DAY, MAX_SIZE, fill, incidents, tick
 from tests.hubfixtures import RunningHub, bearer
 from tests.support.site import site_config
@@ -264,4 +267,91 @@ def test_a_clock_two_minutes_slow_is_measured_kept_reported_and_alarmed_at_the_h
     assert (raised.alarm.rule, raised.alarm.message) == (
         "clock_offset",
         "the clock of site plant's agent is 120 s behind the hub's",
+    )
+
+
+def hub_readings(hubdb: HubDB) -> list[tuple[int, float]]:
+    with hubdb.read() as conn:
+        return [
+            tuple(r) for r in conn.exec_driver_sql("SELECT seq, value FROM readings ORDER BY seq")
+        ]
+
+
+def rising(n: int) -> list[Reading]:
+    return [meter(100.0 + i * 1.25, i) for i in range(n)]
+
+
+def test_readings_go_in_columns_once_the_hub_says_it_reads_them(
+    hub: RunningHub, writer: Writer, config: SiteConfig
+) -> None:
+    sent: list[str] = []
+    hooks = {"request": [lambda request: sent.append(request.headers["content-type"])]}
+    token = auth.create_agent(hub.hubdb, "plant", now=T0)
+    with httpx.Client(base_url=hub.url, event_hooks=hooks, verify=False) as http:
+        syncer = make_syncer(config, writer, SyncClient(http, token))
+        feed(writer, rising(5))
+        sync_all(syncer)
+    assert sent == ["application/json", *[envelope.COLUMNS_TYPE] * 2]
+    assert hub_readings(hub.hubdb) == [(i + 1, 100.0 + i * 1.25) for i in range(5)]
+
+
+def older_hub(hubdb: HubDB, sent: list[str]) -> httpx.MockTransport:
+    """The hub from before columns, over the real hub library: it reads every body as JSON and
+    its acknowledgement names no other format."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["content-type"])
+        encoding = request.headers.get("content-encoding", "")
+        try:
+            batch, _ = envelope.decode(request.content, "application/json", encoding)
+        except envelope.BadBody as error:
+            return httpx.Response(422, json={"detail": f"invalid sync batch: {error}"})
+        ack = apply_batch(hubdb, "plant", batch, T0)
+        return httpx.Response(200, content=ack.model_dump_json(exclude={"accepts"}))
+
+    return httpx.MockTransport(handle)
+
+
+def test_an_older_hub_gets_json(hubdb: HubDB, writer: Writer, config: SiteConfig) -> None:
+    sent: list[str] = []
+    with httpx.Client(base_url="http://hub", transport=older_hub(hubdb, sent)) as http:
+        syncer = make_syncer(config, writer, SyncClient(http, "token"))
+        feed(writer, rising(5))
+        sync_all(syncer)
+    assert sent == ["application/json"] * 3  # a first batch of two, then two and one
+    assert [seq for seq, _ in hub_readings(hubdb)] == [1, 2, 3, 4, 5]
+
+
+def test_a_hub_rolled_back_to_before_columns_gets_json_again(
+    hubdb: HubDB, writer: Writer, config: SiteConfig
+) -> None:
+    sent: list[str] = []
+    with httpx.Client(base_url="http://hub", transport=older_hub(hubdb, sent)) as http:
+        client = SyncClient(http, "token")
+        syncer = make_syncer(config, writer, client)
+        feed(writer, rising(3))
+        sync_all(syncer)
+        client.columns = True  # what the hub said before it was rolled back
+        feed(writer, rising(5)[3:])
+        with pytest.raises(HubRejected):
+            syncer.sync_once()
+        sync_all(syncer)
+    assert sent == [
+        "application/json",
+        "application/json",
+        envelope.COLUMNS_TYPE,
+        "application/json",
+    ]
+    assert [seq for seq, _ in hub_readings(hubdb)] == [1, 2, 3, 4, 5]
+
+
+def make_syncer(config: SiteConfig, writer: Writer, client: SyncClient) -> Syncer:
+    return Syncer(
+        store.connect(config.storage.path, readonly=True),
+        client,
+        writer,
+        site="plant",
+        devices=list(config.devices),
+        interval=1.0,
+        batch_size=2,
     )

@@ -1,9 +1,12 @@
 import gzip
+import struct
 
 import httpx
 import pytest
 
+from sync import columns, envelope
 from sync.client import SyncClient, TokenRefused
+from sync.columns import Readings, Row
 from sync.hub import auth
 from sync.protocol import ACTION_KINDS, StoreReport, SyncAck
 from tests.hubfixtures import (
@@ -109,6 +112,56 @@ def test_sync_with_a_malformed_batch(
     response = http.post("/api/v1/sync", content=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"].startswith(detail)
+
+
+def test_an_older_agents_gzip_json_is_still_taken(http: httpx.Client, creds: Credentials) -> None:
+    response = push(http, creds.agent, batch(readings=[reading(1), reading(2, ts=T0 + 60)]))
+    ack = SyncAck.model_validate_json(response.content)
+    assert (ack.acked["readings"], ack.accepts) == (2, ["columns-1"])
+
+
+def test_sync_takes_readings_in_columns(http: httpx.Client, creds: Credentials) -> None:
+    rows: list[Row] = [(i, "freezer-1", "temperature", T0 + 60 * i, -18.5 + i, T0) for i in (1, 2)]
+    body, headers = envelope.encode(batch(access_events=[access(1)]), Readings(0, 2, rows))
+    response = http.post("/api/v1/sync", content=body, headers=bearer(creds.agent) | headers)
+    ack = SyncAck.model_validate_json(response.content)
+    found = get(http, creds, "/api/v1/readings").json()["items"]
+    assert (ack.acked["readings"], ack.acked["access_events"], ack.accepts) == (2, 1, ["columns-1"])
+    assert [r["value"] for r in found] == [-17.5, -16.5]
+
+
+def columns_body(readings: bytes) -> bytes:
+    head = batch().model_dump_json(exclude={"readings"}).encode()
+    return gzip.compress(b"FWB1" + struct.pack("<I", len(head)) + head + readings)
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (gzip.compress(b"FWB1"), "a columns body starts with FWB1"),
+        (columns_body(b"FWR1" + struct.pack("<I", 2) + b"[]"), "readings: header is not an object"),
+        (
+            columns_body(columns.encode(Readings(0, 1, [(1, "d", "m", T0, 1.0, T0)]))[:-3]),
+            "readings: 37 bytes of columns for 1 rows",
+        ),
+        (
+            columns_body(columns.encode(Readings(5, 6, [(9, "d", "m", T0, 1.0, T0)]))),
+            "readings: seq 9 outside (5, 6]",
+        ),
+        # 65 MiB of zeros in 65 KB: the hub stops inflating at its limit.
+        (gzip.compress(bytes(65 * 1024 * 1024)), "batch larger than 67108864 bytes once"),
+    ],
+)
+def test_sync_refuses_a_hostile_columns_body(
+    http: httpx.Client, creds: Credentials, body: bytes, detail: str
+) -> None:
+    headers = bearer(creds.agent) | {
+        "Content-Type": envelope.COLUMNS_TYPE,
+        "Content-Encoding": "gzip",
+    }
+    response = http.post("/api/v1/sync", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"invalid sync batch: {detail}")
 
 
 @pytest.mark.parametrize("path", READ_PATHS)
