@@ -41,7 +41,9 @@ def test_the_store_full_during_an_outage(
     tmp_path: Path, broker: Broker, hub: Hub, hub_view: HubView
 ) -> None:
     token = hub.create_agent(WORK.site)
-    storage = f"max_size: {MAX_SIZE}"
+    # The workload's readings are of November 2025 (T0): rollups older than keep_rollups by the
+    # wall clock expire once sent, so keep them ten years, or the test would fail from 2027.
+    storage = f"max_size: {MAX_SIZE}, keep_rollups: 3650d"
     agent = site_agent(tmp_path / "agent", broker, hub.url, token, WORK.site, "", storage)
     agent.start()
     agent.wait_subscribed()
