@@ -14,6 +14,7 @@ from pathlib import Path
 
 from paho.mqtt.client import MQTTMessageInfo
 
+from agent.outbox import FILTERS
 from tests.support.agent import AgentProcess
 from tests.support.ledger import HubView, Ledger, agent_ledger
 from tests.support.mosquitto import Broker
@@ -24,7 +25,7 @@ T0 = 1_763_900_000.0
 BATCH = 1000
 # The freezer alarm (site.py: above -15 °C, deadband 1) raises at -10 and clears at -20.
 WARM, COLD = -10.0, -20.0
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events")
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "rollups")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,13 @@ def publish_workload(port: int, work: Workload) -> None:
 
 
 def site_agent(
-    workdir: Path, broker: Broker, hub_url: str, token: str, site: str, hub_options: str = ""
+    workdir: Path,
+    broker: Broker,
+    hub_url: str,
+    token: str,
+    site: str,
+    hub_options: str = "",
+    storage_options: str = "",
 ) -> AgentProcess:
     config = site_yaml(
         workdir / "agent.db",
@@ -89,6 +96,7 @@ def site_agent(
         token=token,
         site=site,
         hub_options=hub_options,
+        storage_options=storage_options,
     )
     return AgentProcess(workdir, config)
 
@@ -96,7 +104,7 @@ def site_agent(
 def unsent(agent: AgentProcess) -> int:
     """Records the hub has not acknowledged (-1 before the store exists)."""
     owed = " + ".join(
-        f"(SELECT COUNT(*) FROM {s} WHERE id >"
+        f"(SELECT COUNT(*) FROM {s} WHERE {FILTERS.get(s, '')}id >"
         f" COALESCE((SELECT acked FROM sync_cursors WHERE stream = '{s}'), 0))"
         for s in STREAMS
     )

@@ -33,6 +33,22 @@ ALARM_COLUMNS = (
     "state",
 )
 
+ROLLUP_COLUMNS = (
+    "device",
+    "metric",
+    "hour",
+    "count",
+    "min",
+    "max",
+    "sum",
+    "first_ts",
+    "first",
+    "last_ts",
+    "last",
+    "replaces_after",
+    "replaces_through",
+)
+
 Row = tuple[Any, ...]
 
 
@@ -64,6 +80,13 @@ def agent_ledger(db: Path) -> Ledger:
         )
 
 
+def agent_stand_ins(db: Path) -> list[Row]:
+    """The rollups that stand in for readings thinned unsent, each with its id first."""
+    with sqlite3.connect(db, timeout=30) as conn:
+        query = f"SELECT id, {', '.join(ROLLUP_COLUMNS)} FROM rollups"
+        return sorted(tuple(r) for r in conn.execute(f"{query} WHERE replaces_through IS NOT NULL"))
+
+
 class HubView:
     """The hub's database as a test reads it, beside the running hub."""
 
@@ -89,6 +112,20 @@ class HubView:
                 select(s.c.clock_offset, s.c.clock_round_trip).where(s.c.id == site)
             ).one()
             return row.clock_offset, row.clock_round_trip
+
+    def raw_readings(self, site: str) -> list[Row]:
+        """The site's readings with their sequence numbers: ``(seq, device, metric, ts, value)``."""
+        r = schema.readings
+        with self.engine.connect() as conn:
+            query = select(r.c.seq, r.c.device, r.c.metric, r.c.ts, r.c.value)
+            return sorted(tuple(row) for row in conn.execute(query.where(r.c.site == site)))
+
+    def stand_ins(self, site: str) -> list[Row]:
+        """The site's stand-in rollups, each with its sequence number (the agent's id) first."""
+        t = schema.rollups
+        with self.engine.connect() as conn:
+            query = select(t.c.seq, *(t.c[name] for name in ROLLUP_COLUMNS))
+            return sorted(tuple(row) for row in conn.execute(query.where(t.c.site == site)))
 
     def ledger(self, site: str) -> Ledger:
         r, ae, a, e = schema.readings, schema.access_events, schema.alarms, schema.alarm_events

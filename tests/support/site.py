@@ -16,7 +16,7 @@ SITE_YAML = """
 site: {{id: {site}, name: Test Clinic, timezone: Asia/Shanghai}}
 mqtt: {{url: "{mqtt_url}", client_id: "agent-{site}-{client}"}}
 {hub}
-storage: {{path: "{db}", commit_interval: 20ms}}
+storage: {{path: "{db}", commit_interval: 20ms{storage}}}
 metrics: {{port: 0}}
 devices:
   - {{id: main-meter, name: Main power meter, kind: power_meter,
@@ -41,13 +41,18 @@ def site_yaml(
     token: str = "",
     site: str = "clinic",
     hub_options: str = "",
+    storage_options: str = "",
 ) -> str:
-    """``hub_options``: more keys of the ``hub`` mapping, such as ``"timeout: 1s"``."""
+    """``hub_options``, ``storage_options``: more keys of the ``hub`` and ``storage`` mappings,
+    such as ``"timeout: 1s"`` or ``"max_size: 16MB"``."""
     options = f"sync_interval: 200ms, {hub_options}".rstrip(", ")
     hub = f'hub: {{url: "{hub_url}", token: "{token}", {options}}}' if hub_url else ""
     # One broker serves the whole test session: a client id per store keeps sessions apart.
     client = hashlib.sha1(str(db).encode()).hexdigest()[:12]
-    return SITE_YAML.format(site=site, mqtt_url=mqtt_url, db=db, hub=hub, client=client)
+    storage = f", {storage_options}" if storage_options else ""
+    return SITE_YAML.format(
+        site=site, mqtt_url=mqtt_url, db=db, hub=hub, client=client, storage=storage
+    )
 
 
 def site_config(db: Path, mqtt_url: str, **kwargs: Any) -> SiteConfig:
