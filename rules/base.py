@@ -88,8 +88,14 @@ class Kind(Generic[R, S]):
     state: type[S]
     initial: Callable[[R, float], S]
     series: Callable[[R, S, str, Sequence[float], float], Outcome[S]] | None = None
+    # As ``series`` (and used instead of it), told the device too: for a type reading the series
+    # of several devices, such as an excursion's fridge and its door contacts.
+    device_series: Callable[[R, S, str, str, Sequence[float], float], Outcome[S]] | None = None
     tick: Callable[[R, S, float], Outcome[S]] | None = None
     access: Callable[[R, S, AccessEvent], Outcome[S]] | None = None
     availability: Callable[[R, S, bool, float], Outcome[S]] | None = None
     # Rebuild a persisted state from JSON (lists back into tuples); the default takes fields as is.
     load: Callable[[dict[str, Any]], S] | None = None
+    # The records a state holds for the agent to keep (completed excursions), and the state
+    # without them: the writer stores both in one transaction, so none is lost or kept twice.
+    records: Callable[[R, S], tuple[Sequence[object], S]] | None = None

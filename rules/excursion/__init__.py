@@ -23,25 +23,40 @@ in range and no trigger holds; a cumulative trigger holds until enough of its ti
 window. A disposition should call ``reset``: the exposure is forgotten and the alarm inactive, so
 the next trigger raises again.
 
-Completed excursions wait in the state (at most ``max_unsaved``; beyond that the oldest are dropped
-and counted in ``dropped``). The writer persists ``completed(state)`` (INSERT OR IGNORE, unique on
-rule and start) and keeps ``drained(state, n)`` in the transaction that saves the rule state: a
-crash loses or repeats nothing. An excursion's ``start`` and ``end`` are the hook for the door and
-power events around it; ``ongoing(state)`` is the one still open.
+Each excursion keeps the door events during it: the rule's ``doors`` (contacts, metric ``contact``)
+are read as series of their own (``doors.py``). Completed excursions wait in the state (at most
+``max_unsaved``; beyond that the oldest are dropped and counted in ``dropped``) until the writer
+takes them as records (``ExcursionRecord``: the kind's ``records``, ``record.py``) and stores them
+in the transaction that saves the drained state: a crash loses or repeats nothing, and an
+excursion going on at a restart (``ongoing(state)``) goes on from the saved state.
 
 Cumulative time is kept per trigger as spans, those wholly outside the window forgotten, at most
 ``max_spans``: past that the two closest merge keeping their exact seconds, so a window edge cutting
 a merged span may count more time than was out, never less.
 """
 
+from rules.excursion.doors import MAX_DOOR_EVENTS
 from rules.excursion.exposure import observe, reset, settle
 from rules.excursion.kind import KIND
-from rules.excursion.spec import ExcursionRule, Trigger
-from rules.excursion.state import Excursion, ExcursionState, Span, completed, drained, ongoing
+from rules.excursion.record import ExcursionRecord, record_of, take
+from rules.excursion.spec import DOOR_METRIC, ExcursionRule, Trigger
+from rules.excursion.state import (
+    DoorEvent,
+    Excursion,
+    ExcursionState,
+    Span,
+    completed,
+    drained,
+    ongoing,
+)
 
 __all__ = [
+    "DOOR_METRIC",
     "KIND",
+    "MAX_DOOR_EVENTS",
+    "DoorEvent",
     "Excursion",
+    "ExcursionRecord",
     "ExcursionRule",
     "ExcursionState",
     "Span",
@@ -50,6 +65,8 @@ __all__ = [
     "drained",
     "observe",
     "ongoing",
+    "record_of",
     "reset",
     "settle",
+    "take",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from rules.excursion.doors import already_open
 from rules.excursion.spec import ExcursionRule, Trigger
-from rules.excursion.state import Excursion, ExcursionState, Span, Spans
+from rules.excursion.state import DoorEvent, Excursion, ExcursionState, Span, Spans
 
 __all__ = ["fit", "observe", "reset", "rewound", "settle"]
 
@@ -43,7 +44,7 @@ def observe(rule: ExcursionRule, state: ExcursionState, value: float, at: float)
     ]
     current, done, dropped = state.current, state.done, state.dropped
     if rule.outside(value):
-        current = _widen(current, value, at)
+        current = _widen(current, value, at, already_open(rule, state))
     elif current is not None:
         done, dropped = _finish(rule, state, current._replace(end=at, ended_by="range"))
         current = None
@@ -56,14 +57,18 @@ def observe(rule: ExcursionRule, state: ExcursionState, value: float, at: float)
         current,
         done,
         dropped,
+        state.open_doors,
     )
     return _judge(rule, new, at, at)
 
 
-def _widen(current: Excursion | None, value: float, at: float) -> Excursion:
+def _widen(
+    current: Excursion | None, value: float, at: float, doors: tuple[DoorEvent, ...]
+) -> Excursion:
     if current is None:
-        return Excursion(at, at, value, value)
-    return Excursion(current.start, at, min(current.lowest, value), max(current.highest, value))
+        return Excursion(at, at, value, value, doors=doors)
+    lowest, highest = min(current.lowest, value), max(current.highest, value)
+    return current._replace(end=at, lowest=lowest, highest=highest)
 
 
 def _run(
@@ -147,7 +152,9 @@ def _expire(rule: ExcursionRule, state: ExcursionState, end: float, now: float) 
         ended = state.current._replace(end=max(state.current.end, end), ended_by="gap")
         done, dropped = _finish(rule, state, ended)
     none: tuple[float | None, ...] = (None,) * len(rule.triggers)
-    return ExcursionState(state.active, None, None, none, spans, None, done, dropped)
+    return ExcursionState(
+        state.active, None, None, none, spans, None, done, dropped, state.open_doors
+    )
 
 
 def _finish(

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from rules.base import Kind, Outcome, Transition, flip
+from rules.excursion.doors import door_moved
 from rules.excursion.exposure import fit, observe, rewound, settle
-from rules.excursion.spec import ExcursionRule
-from rules.excursion.state import Excursion, ExcursionState, Span
+from rules.excursion.record import take
+from rules.excursion.spec import DOOR_METRIC, ExcursionRule
+from rules.excursion.state import DoorEvent, Excursion, ExcursionState, Span
 
 __all__ = ["KIND"]
 
@@ -25,8 +27,23 @@ def _initial(rule: ExcursionRule, started_at: float) -> ExcursionState:
     return fit(rule, ExcursionState())
 
 
+def _device_series(
+    rule: ExcursionRule,
+    state: ExcursionState,
+    device: str,
+    metric: str,
+    values: Sequence[float],
+    at: float,
+) -> Outcome[ExcursionState]:
+    if device == rule.device and metric == rule.metric:
+        return _series(rule, state, values, at)
+    if metric == DOOR_METRIC and device in rule.doors:
+        return _doors(rule, state, device, values, at)
+    return state, []
+
+
 def _series(
-    rule: ExcursionRule, state: ExcursionState, metric: str, values: Sequence[float], at: float
+    rule: ExcursionRule, state: ExcursionState, values: Sequence[float], at: float
 ) -> Outcome[ExcursionState]:
     transitions: list[Transition] = []
     if not _plausible(at):
@@ -44,6 +61,20 @@ def _series(
     return state, transitions
 
 
+def _doors(
+    rule: ExcursionRule, state: ExcursionState, door: str, values: Sequence[float], at: float
+) -> Outcome[ExcursionState]:
+    if not _plausible(at):
+        return state, []
+    # Time passes to the event first: an excursion whose readings stopped ends before it.
+    passed = settle(rule, rewound(rule, fit(rule, state), at), at)
+    new = passed
+    for value in values:
+        if math.isfinite(value):
+            new = door_moved(new, door, value, at)
+    return new, flip(state, passed, at, state.value)
+
+
 def _tick(rule: ExcursionRule, state: ExcursionState, now: float) -> Outcome[ExcursionState]:
     if not _plausible(now):
         return state, []
@@ -52,7 +83,7 @@ def _tick(rule: ExcursionRule, state: ExcursionState, now: float) -> Outcome[Exc
 
 
 def _load(data: dict[str, Any]) -> ExcursionState:
-    # JSON gives lists back for the tuples and the records.
+    # JSON gives lists back for the tuples and the records; states saved before doors have none.
     current = data.get("current")
     return ExcursionState(
         active=data["active"],
@@ -60,10 +91,24 @@ def _load(data: dict[str, Any]) -> ExcursionState:
         value=data.get("value"),
         since=tuple(data.get("since", ())),
         spans=tuple(tuple(Span(*s) for s in spans) for spans in data.get("spans", ())),
-        current=None if current is None else Excursion(*current),
-        done=tuple(Excursion(*e) for e in data.get("done", ())),
+        current=None if current is None else _excursion(current),
+        done=tuple(_excursion(e) for e in data.get("done", ())),
         dropped=data.get("dropped", 0),
+        open_doors=tuple((door, at) for door, at in data.get("open_doors", ())),
     )
 
 
-KIND = Kind(ExcursionRule, ExcursionState, _initial, series=_series, tick=_tick, load=_load)
+def _excursion(fields: list[Any]) -> Excursion:
+    excursion = Excursion(*fields)
+    return excursion._replace(doors=tuple(DoorEvent(*d) for d in excursion.doors))
+
+
+KIND = Kind(
+    ExcursionRule,
+    ExcursionState,
+    _initial,
+    device_series=_device_series,
+    tick=_tick,
+    load=_load,
+    records=take,
+)

@@ -11,7 +11,9 @@ from collector.config import Strict
 from collector.duration import Duration, format_duration
 from rules.base import RuleBase, Severity
 
-__all__ = ["ExcursionRule", "Trigger"]
+__all__ = ["DOOR_METRIC", "ExcursionRule", "Trigger"]
+
+DOOR_METRIC = "contact"  # collector.models: 1 open, 0 closed
 
 _LIMITS = ("above", "at_or_above", "below", "at_or_below")
 
@@ -80,6 +82,9 @@ class ExcursionRule(RuleBase):
     max_gap: Duration = timedelta(hours=1)
     max_spans: int = Field(default=256, ge=1, le=10_000)
     max_unsaved: int = Field(default=64, ge=1, le=10_000)
+    # The contacts (metric ``contact``, 1 = open) on the doors of this cold room or fridge: their
+    # events during an excursion are kept with it (coldchain.md).
+    doors: tuple[str, ...] = Field(default=(), max_length=32)
 
     @field_validator("max_spans", "max_unsaved", mode="before")
     @classmethod
@@ -99,7 +104,14 @@ class ExcursionRule(RuleBase):
             raise ValueError("'max_gap' must be longer than 0s")
         for trigger in self.triggers:
             _check_limit(trigger, self.low, self.high)
+        if self.doors and self.metric == DOOR_METRIC:
+            raise ValueError("an excursion of door contacts cannot have doors of its own")
+        if len(set(self.doors)) != len(self.doors):
+            raise ValueError("'doors' names a door twice")
         return self
+
+    def reads(self) -> list[tuple[str, str | None]]:
+        return [(self.device, self.metric), *((door, DOOR_METRIC) for door in self.doors)]
 
     def outside(self, value: float) -> bool:
         return (self.low is not None and value < self.low) or (

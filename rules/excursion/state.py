@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 __all__ = [
+    "DoorEvent",
     "Excursion",
     "ExcursionState",
     "Span",
@@ -17,14 +18,25 @@ __all__ = [
 ]
 
 
+class DoorEvent(NamedTuple):
+    """A door of the rule's cold room or fridge opened (``open``) or closed (agent clock)."""
+
+    door: str
+    at: float
+    open: bool
+
+
 class Excursion(NamedTuple):
-    """Time outside the range, from the reading that left it to the one back in range."""
+    """Time outside the range, from the reading that left it to the one back in range, and the
+    door events during it (with the opening of a door already open when it began)."""
 
     start: float
     end: float  # while it goes on: its latest reading
     lowest: float
     highest: float
     ended_by: str = ""  # "range": back in range; "gap": the readings stopped; "": going on
+    doors: tuple[DoorEvent, ...] = ()
+    doors_dropped: int = 0  # door events past ``MAX_DOOR_EVENTS``, counted only
 
     @property
     def duration(self) -> float:
@@ -55,6 +67,7 @@ class ExcursionState:
     current: Excursion | None = None
     done: tuple[Excursion, ...] = ()  # completed, not yet drained by the writer, oldest first
     dropped: int = 0  # completed excursions dropped because ``done`` was full
+    open_doors: tuple[tuple[str, float], ...] = ()  # the rule's doors open now, and since when
 
 
 def completed(state: ExcursionState) -> tuple[Excursion, ...]:
