@@ -2,7 +2,8 @@
 
 Alarm changes and access events go first in every batch, readings fill the rest, so after an outage
 the things people act on arrive before the bulk. Meter events (resets, rollovers, gaps, jitter of
-cumulative meters) travel as a stream of their own, like the others.
+cumulative meters) and completed cold-chain excursions travel as streams of their own, like the
+others.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    DoorEventRecord,
+    ExcursionRecord,
     MeterEventRecord,
     ReadingRecord,
     SyncBatch,
@@ -30,6 +33,7 @@ TABLES = {
     "access_events": "access_events",
     "alarm_events": "alarm_events",
     "meter_events": "meter_events",
+    "excursions": "excursions",
 }
 
 
@@ -49,6 +53,7 @@ def build_batch(
     access = _access(conn, cursors.get("access_events", 0), limit)
     readings = _readings(conn, cursors.get("readings", 0), limit)
     meter_events = _meter_events(conn, cursors.get("meter_events", 0), limit)
+    excursions = _excursions(conn, cursors.get("excursions", 0), limit)
     reported = [row[0] for row in conn.execute("SELECT id FROM hub_actions WHERE reported = 0")]
     quarantined = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return SyncBatch(
@@ -62,6 +67,7 @@ def build_batch(
         access_events=access,
         alarm_events=alarm_events,
         meter_events=meter_events,
+        excursions=excursions,
         applied_actions=reported,
         quarantined=quarantined,
     )
@@ -148,6 +154,31 @@ def _meter_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[Met
         for r in rows
     ]
     return Chunk[MeterEventRecord](after=after, through=rows[-1][0] if rows else after, items=items)
+
+
+def _excursions(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[ExcursionRecord]:
+    rows = conn.execute(
+        "SELECT id, rule, device, metric, started_at, ended_at, lowest, highest, ended_by, doors,"
+        " doors_dropped FROM excursions WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    items = [
+        ExcursionRecord(
+            seq=r[0],
+            rule=r[1],
+            device=r[2],
+            metric=r[3],
+            started_at=r[4],
+            ended_at=r[5],
+            lowest=r[6],
+            highest=r[7],
+            ended_by=r[8],
+            doors=[DoorEventRecord(**d) for d in json.loads(r[9])],
+            doors_dropped=r[10],
+        )
+        for r in rows
+    ]
+    return Chunk[ExcursionRecord](after=after, through=rows[-1][0] if rows else after, items=items)
 
 
 def _alarm_events(conn: sqlite3.Connection, after: int, limit: int) -> Chunk[AlarmEventRecord]:

@@ -23,6 +23,7 @@ from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.alarm import AlarmChange
 from rules.engine import Engine, UnknownAlarm
+from rules.excursion import ExcursionRecord
 from rules.kinds import dump_state
 from sync.protocol import ActionRecord
 
@@ -65,6 +66,7 @@ class Stats:
     access_events: int = 0
     duplicates: int = 0
     alarm_changes: int = 0
+    excursions: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     meter_events: Counter[str] = field(default_factory=Counter)
     commits: int = 0
@@ -96,6 +98,9 @@ class Writer:
         self.on_alarm = on_alarm
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
+        # States loaded from the store may hold records an older agent never took: the first
+        # commit looks at every state, later ones at those that changed.
+        self._records_checked = False
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
@@ -410,6 +415,12 @@ class Writer:
         return changes
 
     def _save_states(self) -> None:
+        """Store what the rules completed (excursions) and the states without it, together."""
+        states, saved = self.engine.states, self._saved_states
+        changed = [rule for rule, state in states.items() if saved.get(rule) is not state]
+        for record in self.engine.take_records(changed if self._records_checked else states):
+            self._insert_record(record)
+        self._records_checked = True
         dirty = [
             (rule, dump_state(state))
             for rule, state in self.engine.states.items()
@@ -420,6 +431,12 @@ class Writer:
                 "INSERT OR REPLACE INTO rule_states (rule, state) VALUES (?, ?)", dirty
             )
             self._saved_states = dict(self.engine.states)
+
+    def _insert_record(self, record: object) -> None:
+        if not isinstance(record, ExcursionRecord):
+            raise TypeError(f"no table for a rule's {type(record).__name__}")
+        self.conn.execute(store.INSERT_EXCURSION, store.excursion_row(record))
+        self.stats.excursions += 1
 
     def _reload_engine(self) -> None:
         restored = Engine.restore(
@@ -432,6 +449,7 @@ class Writer:
         if self.guard is not None:
             self.guard.forget()
         self._saved_states = dict(self.engine.states)
+        self._records_checked = False
 
     def _announce(self, change: AlarmChange) -> None:
         log.warning(

@@ -1,10 +1,10 @@
 """The wire protocol between an agent and the hub: ``POST /api/v1/sync``.
 
-Each stream (readings, access events, alarm changes, meter events) is numbered by the agent's own
-row ids. A chunk claims to carry *every* record of its stream with ``after < seq <= through``; the
-hub stores records idempotently (keyed by site and seq) and acknowledges, per stream, the highest
-sequence up to which it holds everything. The agent resumes from those acknowledgements, so a
-resent batch is harmless and a lost response costs only a resend.
+Each stream (readings, access events, alarm changes, meter events, excursions) is numbered by the
+agent's own row ids. A chunk claims to carry *every* record of its stream with
+``after < seq <= through``; the hub stores records idempotently (keyed by site and seq) and
+acknowledges, per stream, the highest sequence up to which it holds everything. The agent resumes
+from those acknowledgements, so a resent batch is harmless and a lost response costs only a resend.
 
 The protocol grows by new optional streams and fields, never by renaming: a hub takes a batch that
 leaves a stream out (an older agent) and acknowledges that stream where it stood, and an older hub
@@ -19,8 +19,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events")
-Stream = Literal["readings", "access_events", "alarm_events", "meter_events"]
+STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "excursions")
+Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "excursions"]
 
 
 class Wire(BaseModel):
@@ -97,7 +97,32 @@ class MeterEventRecord(Wire):
     previous: float | None = None
 
 
-T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
+class DoorEventRecord(Wire):
+    door: str = Field(min_length=1, max_length=200)
+    at: float
+    open: bool  # true: the door opened; false: it closed
+
+
+class ExcursionRecord(Wire):
+    """A completed cold-chain excursion (``rules.excursion``): time out of range on the agent's
+    clock, its extremes, and the door events during it. Lengths match the hub's columns, so a
+    hostile batch is refused whole (422) rather than failing in the database."""
+
+    seq: int
+    rule: str = Field(min_length=1, max_length=200)
+    device: str = Field(min_length=1, max_length=200)
+    metric: str = Field(min_length=1, max_length=50)
+    started_at: float
+    ended_at: float
+    lowest: float
+    highest: float
+    # Free text, as a meter event's kind: a newer agent may end excursions in new ways.
+    ended_by: str = Field(max_length=20)
+    doors: list[DoorEventRecord] = Field(default=[], max_length=1000)
+    doors_dropped: int = Field(default=0, ge=0)
+
+
+T = TypeVar("T", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, ExcursionRecord)
 
 
 class Chunk(Wire, Generic[T]):
@@ -107,7 +132,11 @@ class Chunk(Wire, Generic[T]):
 
 
 AnyChunk = (
-    Chunk[ReadingRecord] | Chunk[AccessRecord] | Chunk[AlarmEventRecord] | Chunk[MeterEventRecord]
+    Chunk[ReadingRecord]
+    | Chunk[AccessRecord]
+    | Chunk[AlarmEventRecord]
+    | Chunk[MeterEventRecord]
+    | Chunk[ExcursionRecord]
 )
 
 
@@ -123,6 +152,7 @@ class SyncBatch(Wire):
     access_events: Chunk[AccessRecord] | None = None
     alarm_events: Chunk[AlarmEventRecord] | None = None
     meter_events: Chunk[MeterEventRecord] | None = None
+    excursions: Chunk[ExcursionRecord] | None = None
     applied_actions: list[int] = []
     quarantined: int = 0
 
@@ -133,6 +163,7 @@ class SyncBatch(Wire):
             "access_events": self.access_events,
             "alarm_events": self.alarm_events,
             "meter_events": self.meter_events,
+            "excursions": self.excursions,
         }
 
 

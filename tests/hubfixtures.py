@@ -34,6 +34,7 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    ExcursionRecord,
     MeterEventRecord,
     ReadingRecord,
     SyncBatch,
@@ -193,6 +194,24 @@ def meter_event(
     )
 
 
+def excursion(
+    seq: int, start: float = T0, minutes: float = 70.0, **fields: object
+) -> ExcursionRecord:
+    """A vaccine fridge out of range from ``start`` for ``minutes``, its door opened once."""
+    base: dict[str, object] = {
+        "rule": "vaccines",
+        "device": "fridge-1",
+        "metric": "temperature",
+        "lowest": -1.5,
+        "highest": -0.5,
+        "ended_by": "range",
+        "doors": [{"door": "fridge-1-door", "at": start + 60, "open": True}],
+        "doors_dropped": 0,
+    }
+    times = {"seq": seq, "started_at": start, "ended_at": start + minutes * 60}
+    return ExcursionRecord.model_validate(base | fields | times)
+
+
 DEVICES = [
     DeviceInfo(id="freezer-1", name="Kitchen freezer", kind="temperature", building="Canteen"),
     DeviceInfo(id="gate-north", name="North gate", kind="access_reader"),
@@ -206,6 +225,7 @@ def batch(
     access_events: list[AccessRecord] | None = None,
     alarm_events: list[AlarmEventRecord] | None = None,
     meter_events: list[MeterEventRecord] | None = None,
+    excursions: list[ExcursionRecord] | None = None,
     after: int = 0,
     devices: list[DeviceInfo] | None = None,
     applied_actions: list[int] | None = None,
@@ -220,11 +240,14 @@ def batch(
         access_events=_chunk(after, access_events or []),
         alarm_events=_chunk(after, alarm_events or []),
         meter_events=_chunk(after, meter_events or []),
+        excursions=_chunk(after, excursions or []),
         applied_actions=applied_actions or [],
     )
 
 
-Record = TypeVar("Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord)
+Record = TypeVar(
+    "Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, ExcursionRecord
+)
 
 
 def _chunk(after: int, items: list[Record]) -> Chunk[Record]:

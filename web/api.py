@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from collector.manual import ImportReport
-from sync.hub import alarms, manual, query, reports
+from sync.hub import alarms, excursions, manual, query, reports
 from sync.hub.errors import InvalidBatch
 from sync.hub.ingest import apply_batch
 from sync.protocol import SyncAck, SyncBatch
@@ -23,10 +23,12 @@ from web.schemas import (
     AccessEventOut,
     AlarmOut,
     AlarmReviewOut,
+    ExcursionOut,
     Items,
     MeterEventOut,
     ReadingOut,
     SiteOut,
+    excursions_csv,
     items,
     review_csv,
 )
@@ -40,6 +42,7 @@ router = APIRouter(prefix="/api/v1")
 Limit = Annotated[int, Query(ge=1, le=query.MAX_LIMIT)]
 From = Annotated[str | None, Query(alias="from", description="ISO 8601 or unix seconds")]
 To = Annotated[str | None, Query(alias="to", description="ISO 8601 or unix seconds")]
+Format = Annotated[Literal["json", "csv"] | None, Query(alias="format")]
 
 
 @router.post("/sync", tags=["agents"])
@@ -156,6 +159,48 @@ def meter_events(
 
 
 @router.get(
+    "/excursions",
+    tags=["read"],
+    response_model=Items[ExcursionOut],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def list_excursions(
+    request: Request,
+    user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+    output: Format = None,
+) -> Items[ExcursionOut] | Response:
+    """Completed cold-chain excursions, oldest first (roles admin, maintenance): start, end,
+    duration (seconds), lowest and highest value, how it ended (``range``: back in range,
+    ``gap``: the readings stopped), and the door events during it (``open`` true: opened). An
+    excursion overlapping ``from``..``to`` is included. ``format=csv`` (or ``Accept:
+    text/csv``) answers one CSV row per excursion."""
+    found = excursions.excursions(
+        hubdb,
+        user,
+        site=site,
+        device=device,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    out = items(ExcursionOut, found)
+    if not _wants_csv(output, request.headers.get("accept", "")):
+        return out
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"excursions-{site or 'all'}")
+    return Response(
+        excursions_csv(out),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get(
     "/reports/alarms",
     tags=["reports"],
     response_model=AlarmReviewOut,
@@ -168,7 +213,7 @@ def alarm_report(
     site: str | None = None,
     start: From = None,
     end: To = None,
-    output: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    output: Format = None,
 ) -> AlarmReviewOut | Response:
     """The monthly alarm review (考核) of one site or, without ``site``, of every site: alarm
     load (ISA-18.2 / EEMUA 191: activations per hour and per 10 minutes, the peak 10-minute

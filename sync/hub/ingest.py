@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from sync.hub import alarms, heartbeat, schema
+from sync.hub import alarms, excursions, heartbeat, schema
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -50,6 +50,8 @@ def apply_batch(hubdb: HubDB, site: str, batch: SyncBatch, now: float) -> SyncAc
             _store_alarm_events(hubdb, conn, site, batch.alarm_events.items)
         if batch.meter_events is not None:
             store_meter_events(hubdb, conn, site, batch.meter_events.items)
+        if batch.excursions is not None:
+            excursions.store(hubdb, conn, site, batch.excursions.items)
         _mark_applied(conn, site, batch.applied_actions, now)
         acked = _advance_cursors(hubdb, conn, site, batch.chunks())
         actions = pending_actions(conn, site)

@@ -20,7 +20,9 @@ Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x6677_6875_6200
 
 
-_ADDED_LATER = frozenset({schema.schema_migrations.name, schema.meter_events.name})
+_ADDED_LATER = frozenset(
+    {schema.schema_migrations.name, schema.meter_events.name, schema.excursions.name}
+)
 
 
 def m001_initial(conn: Connection) -> None:
@@ -32,7 +34,11 @@ def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events]
+def m003_excursions(conn: Connection) -> None:
+    schema.excursions.create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_excursions]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

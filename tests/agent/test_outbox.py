@@ -72,6 +72,7 @@ def test_unsent_meter_events_are_counted(conn: sqlite3.Connection) -> None:
         "access_events": 0,
         "alarm_events": 0,
         "meter_events": 2,
+        "excursions": 0,
     }
 
 

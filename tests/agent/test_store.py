@@ -17,6 +17,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m005_import_queue",
         "m006_notifications",
         "m007_notify_intents",
+        "m008_excursions",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -24,7 +25,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     store.open_store(tmp_path / "a.db", "clinic").close()
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:

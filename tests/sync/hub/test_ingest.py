@@ -17,6 +17,7 @@ from tests.hubfixtures import (
     alarm,
     alarm_event,
     batch,
+    excursion,
     meter_event,
     reading,
 )
@@ -40,6 +41,7 @@ def full_batch() -> SyncBatch:
         access_events=[access(1)],
         alarm_events=[alarm_event(1, alarm())],
         meter_events=[meter_event(1), meter_event(2, ts=T0 + 1, kind="gap")],
+        excursions=[excursion(1)],
         devices=DEVICES,
     )
 
@@ -48,8 +50,9 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
     first = apply_batch(hubdb, "clinic", full_batch(), T0)
     second = apply_batch(hubdb, "clinic", full_batch(), T0 + 1)
     tables = (schema.readings, schema.access_events, schema.alarms, schema.alarm_events)
-    stored = [count(hubdb, t) for t in (*tables, schema.meter_events, schema.devices)]
-    assert stored == [2, 1, 1, 1, 2, 2]
+    more = (schema.meter_events, schema.excursions, schema.devices)
+    stored = [count(hubdb, t) for t in (*tables, *more)]
+    assert stored == [2, 1, 1, 1, 2, 1, 2]
     assert (
         first.acked
         == second.acked
@@ -58,6 +61,7 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
             "access_events": 1,
             "alarm_events": 1,
             "meter_events": 2,
+            "excursions": 1,
         }
     )
 
@@ -94,7 +98,13 @@ def test_an_older_agents_batch_without_meter_events_is_taken(hubdb: HubDB) -> No
     apply_batch(hubdb, "clinic", batch(meter_events=[meter_event(1)]), T0)
     old = batch(readings=[reading(1)]).model_copy(update={"meter_events": None})
     ack = apply_batch(hubdb, "clinic", old, T0)
-    assert ack.acked == {"readings": 1, "access_events": 0, "alarm_events": 0, "meter_events": 1}
+    assert ack.acked == {
+        "readings": 1,
+        "access_events": 0,
+        "alarm_events": 0,
+        "meter_events": 1,
+        "excursions": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -127,7 +137,13 @@ def test_a_gap_keeps_the_cursor_and_the_resend_closes_it(hubdb: HubDB) -> None:
 
 def test_streams_have_their_own_cursors(hubdb: HubDB) -> None:
     ack = apply_batch(hubdb, "clinic", batch(access_events=[access(1), access(2)]), T0)
-    assert ack.acked == {"readings": 0, "access_events": 2, "alarm_events": 0, "meter_events": 0}
+    assert ack.acked == {
+        "readings": 0,
+        "access_events": 2,
+        "alarm_events": 0,
+        "meter_events": 0,
+        "excursions": 0,
+    }
 
 
 def test_sites_are_numbered_apart(hubdb: HubDB) -> None:
