@@ -99,7 +99,7 @@ class MeterEventRecord(Wire):
 
 class DoorEventRecord(Wire):
     door: str = Field(min_length=1, max_length=200)
-    at: float
+    at: float = Field(allow_inf_nan=False)
     open: bool  # true: the door opened; false: it closed
 
 
@@ -112,10 +112,11 @@ class ExcursionRecord(Wire):
     rule: str = Field(min_length=1, max_length=200)
     device: str = Field(min_length=1, max_length=200)
     metric: str = Field(min_length=1, max_length=50)
-    started_at: float
-    ended_at: float
-    lowest: float
-    highest: float
+    # Finite: the agent's rule skips a probe's NaN, and JSON answers could not carry one.
+    started_at: float = Field(allow_inf_nan=False)
+    ended_at: float = Field(allow_inf_nan=False)
+    lowest: float = Field(allow_inf_nan=False)
+    highest: float = Field(allow_inf_nan=False)
     # Free text, as a meter event's kind: a newer agent may end excursions in new ways.
     ended_by: str = Field(max_length=20)
     doors: list[DoorEventRecord] = Field(default=[], max_length=1000)

@@ -241,6 +241,8 @@ def test_excursions_need_a_user_token(
             "excursions.items.1.doors.0.open",
         ),
         ({"doors_dropped": -1}, "excursions.items.1.doors_dropped"),
+        ({"highest": float("inf")}, "excursions.items.1.highest"),
+        ({"doors": [{"door": "d", "at": float("nan"), "open": True}]}, "items.1.doors.0.at"),
     ],
 )
 def test_a_hostile_excursion_is_refused_whole_and_stores_nothing(
