@@ -25,7 +25,13 @@ READ_PATHS = [
     "/api/v1/access-events",
     "/api/v1/meter-events",
 ]
-ACKED = {"readings": 3, "access_events": 2, "alarm_events": 1, "meter_events": 0}
+ACKED = {
+    "readings": 3,
+    "access_events": 2,
+    "alarm_events": 1,
+    "meter_events": 0,
+    "excursions": 0,
+}
 
 
 @pytest.fixture
