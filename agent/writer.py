@@ -417,14 +417,17 @@ class Writer:
     def _save_states(self) -> None:
         """Store what the rules completed (excursions) and the states without it, together."""
         states, saved = self.engine.states, self._saved_states
-        changed = [rule for rule, state in states.items() if saved.get(rule) is not state]
-        for record in self.engine.take_records(changed if self._records_checked else states):
+        if self._records_checked:
+            candidates = [rule for rule, state in states.items() if saved.get(rule) is not state]
+        else:
+            candidates = list(states)
+        for record in self.engine.take_records(candidates):
             self._insert_record(record)
         self._records_checked = True
         dirty = [
-            (rule, dump_state(state))
-            for rule, state in self.engine.states.items()
-            if self._saved_states.get(rule) is not state
+            (rule, dump_state(states[rule]))
+            for rule in candidates
+            if saved.get(rule) is not states[rule]
         ]
         if dirty:
             self.conn.executemany(
