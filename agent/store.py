@@ -161,7 +161,9 @@ def m007_notify_intents(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m008_excursions(db: sqlite_utils.Database) -> None:
+def m012_excursions(db: sqlite_utils.Database) -> None:
+    # Numbered after the migrations other branches added meanwhile (m008-m011), so a merge keeps
+    # the order; a store records migrations by name, so the gap is harmless.
     # Completed cold-chain excursions (rules.excursion.ExcursionRecord), inserted by the writer in
     # the transaction that saves the drained rule state, so each is here exactly once. ``doors``:
     # the door events during it, as JSON. AUTOINCREMENT: ids are the sync sequence numbers.

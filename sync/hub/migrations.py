@@ -34,11 +34,13 @@ def m002_meter_events(conn: Connection) -> None:
     schema.meter_events.create(conn)
 
 
-def m003_excursions(conn: Connection) -> None:
+def m006_excursions(conn: Connection) -> None:
+    # Numbered after the migrations other branches added meanwhile (m003-m005): applied by name,
+    # in list order.
     schema.excursions.create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m003_excursions]
+MIGRATIONS: list[Migration] = [m001_initial, m002_meter_events, m006_excursions]
 
 
 def migrate(conn: Connection, now: float) -> list[str]:

@@ -17,7 +17,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m005_import_queue",
         "m006_notifications",
         "m007_notify_intents",
-        "m008_excursions",
+        "m012_excursions",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

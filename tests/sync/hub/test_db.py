@@ -20,7 +20,7 @@ def test_reopening_applies_nothing_twice(hub_db_url: str) -> None:
     with again.write() as conn:
         names = (applied(conn), migrate(conn, 0.0))
     again.close()
-    assert names == (["m001_initial", "m002_meter_events", "m003_excursions"], [])
+    assert names == (["m001_initial", "m002_meter_events", "m006_excursions"], [])
 
 
 def test_a_hub_from_before_meter_events_gains_the_table(hub_db_url: str) -> None:
