@@ -100,6 +100,35 @@ def agent_status(config: Path) -> None:
         click.echo(line)
 
 
+@agent.command("excursions")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--device", default=None, help="Only this cold room or fridge.")
+def agent_excursions(config: Path, limit: int, device: str | None) -> None:
+    """Print the cold-chain excursions in the agent's own store, newest first, with their
+    lowest and highest values and the door events during them, then the ones going on now.
+    Reads the store only: works with the agent running or stopped, and without the hub."""
+    from agent import store
+    from agent.coldchain import excursion_line, ongoing_excursions, recent_excursions
+
+    site, _ = _load_or_exit(config)
+    if not site.storage.path.exists():
+        click.echo(f"no store at {site.storage.path} yet", err=True)
+        sys.exit(1)
+    conn = store.connect(site.storage.path, readonly=True)
+    try:
+        kept = recent_excursions(conn, limit=limit, device=device)
+        going = [x for x in ongoing_excursions(conn, site.rules) if device in (None, x.device)]
+    finally:
+        conn.close()
+    click.echo(f"excursions: {len(kept)} shown (newest first)")
+    for seq, record in kept:
+        click.echo(f"  #{seq} {excursion_line(record)}")
+    click.echo(f"going on: {len(going)}")
+    for record in going:
+        click.echo(f"  {excursion_line(record)}")
+
+
 @agent.command("import-readings")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -2,12 +2,13 @@
 
 A batch is bounded twice: at most ``limit`` records of each stream, and at most ``max_bytes`` of
 body before compression. Alarm changes, access events, operator actions (``agent.actions``,
-whichever end took them), meter events (resets, rollovers, gaps of cumulative meters) and the
-rollups that stand in for readings thinned before they were sent (``agent.retention``) take the
-byte budget first, readings what is left; while any of those has more waiting than one batch
-holds, readings wait, so after an outage the things people act on arrive before the bulk (issue
-5). Readings travel as columns (``sync.columns``) to a hub that says it takes them, as JSON records
-otherwise. Rollups of readings the hub already holds stay here.
+whichever end took them), meter events (resets, rollovers, gaps of cumulative meters), completed
+cold-chain excursions and the rollups that stand in for readings thinned before they were sent
+(``agent.retention``) take the byte budget first, readings what is left; while any of those has
+more waiting than one batch holds, readings wait, so after an outage the things people act on
+arrive before the bulk (issue 5). Readings travel as columns (``sync.columns``) to a hub that
+says it takes them, as JSON records otherwise. Rollups of readings the hub already holds stay
+here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    DoorEventRecord,
+    ExcursionRecord,
     MeterEventRecord,
     OperatorActionRecord,
     RollupRecord,
@@ -40,7 +43,7 @@ from sync.protocol import (
 # Each stream is the table of its name, or the rows of it that go to the hub.
 FILTERS = {"rollups": "replaces_through IS NOT NULL AND "}
 # The streams that go before readings, in the order they take the byte budget.
-FIRST = ("alarm_events", "access_events", "actions", "meter_events", "rollups")
+FIRST = ("alarm_events", "access_events", "actions", "meter_events", "excursions", "rollups")
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 # A reading's JSON but its two names: keys, a seq, three floats of up to 24 characters each.
 JSON_READING_BYTES = 156
@@ -250,6 +253,7 @@ def _chunk(stream: str, after: int, records: list[Any]) -> Chunk[Any]:
         "alarm_events": AlarmEventRecord,
         "actions": OperatorActionRecord,
         "meter_events": MeterEventRecord,
+        "excursions": ExcursionRecord,
         "rollups": RollupRecord,
     }[stream]
     through = records[-1].seq if records else after
@@ -286,6 +290,30 @@ def _meter_events(conn: sqlite3.Connection, after: int, limit: int) -> list[Mete
     return [
         MeterEventRecord(
             seq=r[0], device=r[1], metric=r[2], ts=r[3], kind=r[4], value=r[5], previous=r[6]
+        )
+        for r in rows
+    ]
+
+
+def _excursions(conn: sqlite3.Connection, after: int, limit: int) -> list[ExcursionRecord]:
+    rows = conn.execute(
+        "SELECT id, rule, device, metric, started_at, ended_at, lowest, highest, ended_by, doors,"
+        " doors_dropped FROM excursions WHERE id > ? ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    return [
+        ExcursionRecord(
+            seq=r[0],
+            rule=r[1],
+            device=r[2],
+            metric=r[3],
+            started_at=r[4],
+            ended_at=r[5],
+            lowest=r[6],
+            highest=r[7],
+            ended_by=r[8],
+            doors=[DoorEventRecord(**d) for d in json.loads(r[9])],
+            doors_dropped=r[10],
         )
         for r in rows
     ]
@@ -330,5 +358,6 @@ READERS: dict[str, Callable[[sqlite3.Connection, int, int], list[Any]]] = {
     "access_events": _access,
     "actions": _actions,
     "meter_events": _meter_events,
+    "excursions": _excursions,
     "rollups": _rollups,
 }

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from rules.alarm import Alarm
 from rules.engine import RuleState
+from rules.excursion import ExcursionRecord
 from rules.kinds import load_state
 from sync.protocol import ClockReport
 
@@ -239,6 +240,21 @@ def m011_rollups(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE thinned (kind TEXT PRIMARY KEY, count INTEGER NOT NULL)")
 
 
+@migrations()
+def m012_excursions(db: sqlite_utils.Database) -> None:
+    # Completed cold-chain excursions (rules.excursion.ExcursionRecord), inserted by the writer in
+    # the transaction that saves the drained rule state, so each is here exactly once. ``doors``:
+    # the door events during it, as JSON. AUTOINCREMENT: ids are the sync sequence numbers.
+    db.execute(
+        """CREATE TABLE excursions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, device TEXT NOT NULL,
+            metric TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL NOT NULL,
+            lowest REAL NOT NULL, highest REAL NOT NULL, ended_by TEXT NOT NULL,
+            doors TEXT NOT NULL, doors_dropped INTEGER NOT NULL)"""
+    )
+    db.execute("CREATE INDEX excursions_device_started ON excursions (device, started_at)")
+
+
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
@@ -320,6 +336,29 @@ def rule_states(conn: sqlite3.Connection) -> dict[str, RuleState]:
     return {rule: load_state(text) for rule, text in conn.execute("SELECT * FROM rule_states")}
 
 
+def excursion_row(record: ExcursionRecord) -> tuple[object, ...]:
+    """The record in the column order of ``INSERT_EXCURSION``."""
+    doors = [{"door": e.door, "at": e.at, "open": e.open} for e in record.doors]
+    return (
+        record.rule,
+        record.device,
+        record.metric,
+        record.start,
+        record.end,
+        record.lowest,
+        record.highest,
+        record.ended_by,
+        json.dumps(doors),
+        record.doors_dropped,
+    )
+
+
+INSERT_EXCURSION = (
+    "INSERT INTO excursions (rule, device, metric, started_at, ended_at, lowest, highest,"
+    " ended_by, doors, doors_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def cursors(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT stream, acked FROM sync_cursors").fetchall())
 
@@ -353,6 +392,7 @@ SYNCED_TABLES = (
     "meter_events",
     "actions",
     "rollups",
+    "excursions",
 )
 
 

@@ -28,6 +28,7 @@ from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.actions import Action, InvalidAction, check
 from rules.alarm import AlarmChange
 from rules.engine import Engine
+from rules.excursion import ExcursionRecord
 from rules.kinds import dump_state
 from sync.protocol import ActionRecord, ClockReport
 
@@ -72,6 +73,7 @@ class Stats:
     access_events: int = 0
     duplicates: int = 0
     alarm_changes: int = 0
+    excursions: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     meter_events: Counter[str] = field(default_factory=Counter)
     commits: int = 0
@@ -115,6 +117,9 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="fw-writer", daemon=True)
         self._saved_states = dict(engine.states)
         self._devices = dict(guard.devices) if guard is not None else {}
+        # States loaded from the store may hold records an older agent never took: the first
+        # commit looks at every state, later ones at those that changed.
+        self._records_checked = False
         self._uncommitted_readings = 0
         self._uncommitted_access = 0
         self._uncommitted_duplicates = 0
@@ -523,16 +528,31 @@ class Writer:
         return actions.apply(self.engine, action)
 
     def _save_states(self) -> None:
+        """Store what the rules completed (excursions) and the states without it, together."""
+        states, saved = self.engine.states, self._saved_states
+        if self._records_checked:
+            candidates = [rule for rule, state in states.items() if saved.get(rule) is not state]
+        else:
+            candidates = list(states)
+        for record in self.engine.take_records(candidates):
+            self._insert_record(record)
+        self._records_checked = True
         dirty = [
-            (rule, dump_state(state))
-            for rule, state in self.engine.states.items()
-            if self._saved_states.get(rule) is not state
+            (rule, dump_state(states[rule]))
+            for rule in candidates
+            if saved.get(rule) is not states[rule]
         ]
         if dirty:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO rule_states (rule, state) VALUES (?, ?)", dirty
             )
             self._saved_states = dict(self.engine.states)
+
+    def _insert_record(self, record: object) -> None:
+        if not isinstance(record, ExcursionRecord):
+            raise TypeError(f"no table for a rule's {type(record).__name__}")
+        self.conn.execute(store.INSERT_EXCURSION, store.excursion_row(record))
+        self.stats.excursions += 1
 
     def _reload_engine(self) -> None:
         restored = Engine.restore(
@@ -547,6 +567,7 @@ class Writer:
         if self.retention is not None:
             self.retention.load(self.conn)
         self._saved_states = dict(self.engine.states)
+        self._records_checked = False
 
     def _announce(self, change: AlarmChange) -> None:
         log.warning(

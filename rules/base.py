@@ -102,3 +102,6 @@ class Kind(Generic[R, S]):
     availability: Callable[[R, S, bool, float], Outcome[S]] | None = None
     # Rebuild a persisted state from JSON (lists back into tuples); the default takes fields as is.
     load: Callable[[dict[str, Any]], S] | None = None
+    # The records a state holds for the agent to keep (completed excursions), and the state
+    # without them: the writer stores both in one transaction, so none is lost or kept twice.
+    records: Callable[[R, S], tuple[Sequence[object], S]] | None = None

@@ -37,6 +37,7 @@ class Engine:
     states: dict[str, RuleState] = field(default_factory=dict)
     alarms: dict[str, Alarm] = field(default_factory=dict)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
+    _by_id: dict[str, Rule] = field(default_factory=dict)
     _by_device: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     _by_reader: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     _series_fns: dict[tuple[str, str], tuple[tuple[Rule, SeriesFn], ...]] = field(
@@ -45,6 +46,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         for rule in self.rules:
+            self._by_id[rule.id] = rule
             for device in {device for device, _ in rule.reads()}:
                 self._by_device[device].append(rule)
             for reader in rule.readers():
@@ -144,6 +146,22 @@ class Engine:
             )
             self._series_fns[key] = found
         return found
+
+    def take_records(self, rule_ids: Iterable[str]) -> list[object]:
+        """What the states of these rules hold for the agent to keep (a type's ``records``),
+        taken out of them. The caller stores it in the transaction that saves the states, and
+        reloads both if that rolls back."""
+        taken: list[object] = []
+        for rule_id in rule_ids:
+            rule = self._by_id.get(rule_id)
+            take = None if rule is None else kind_of(rule).records
+            if rule is None or take is None:
+                continue
+            found, state = take(rule, self.states[rule_id])
+            if found:
+                self.states[rule_id] = state
+                taken += found
+        return taken
 
     def acknowledge(
         self, alarm_id: str, by: str, at: float, activation: int | None = None

@@ -1,10 +1,10 @@
 """The wire protocol between an agent and the hub: ``POST /api/v1/sync``.
 
-Each stream (readings, access events, alarm changes, meter events) is numbered by the agent's own
-row ids. A chunk claims to carry *every* record of its stream with ``after < seq <= through``; the
-hub stores records idempotently (keyed by site and seq) and acknowledges, per stream, the highest
-sequence up to which it holds everything. The agent resumes from those acknowledgements, so a
-resent batch is harmless and a lost response costs only a resend.
+Each stream (readings, access events, alarm changes, meter events, excursions) is numbered by the
+agent's own row ids. A chunk claims to carry *every* record of its stream with
+``after < seq <= through``; the hub stores records idempotently (keyed by site and seq) and
+acknowledges, per stream, the highest sequence up to which it holds everything. The agent resumes
+from those acknowledgements, so a resent batch is harmless and a lost response costs only a resend.
 
 Readings thinned before they were sent (issue 5: a full store during a long outage) leave a gap in
 the readings stream that the ``rollups`` stream fills: each of its records is an hourly rollup
@@ -42,8 +42,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
 MAX_REASON = 8000
-STREAMS = ("readings", "access_events", "alarm_events", "meter_events", "actions", "rollups")
-Stream = Literal["readings", "access_events", "alarm_events", "meter_events", "actions", "rollups"]
+STREAMS = (
+    "readings",
+    "access_events",
+    "alarm_events",
+    "meter_events",
+    "actions",
+    "rollups",
+    "excursions",
+)
+Stream = Literal[
+    "readings",
+    "access_events",
+    "alarm_events",
+    "meter_events",
+    "actions",
+    "rollups",
+    "excursions",
+]
 # The action kinds an agent of this version applies; an older agent does not say, and gets acks.
 ACTION_KINDS = (
     "ack",
@@ -184,6 +200,32 @@ class StoreReport(Wire):
     thinned: dict[str, int] = {}
 
 
+class DoorEventRecord(Wire):
+    door: str = Field(min_length=1, max_length=200)
+    at: float = Field(allow_inf_nan=False)
+    open: bool  # true: the door opened; false: it closed
+
+
+class ExcursionRecord(Wire):
+    """A completed cold-chain excursion (``rules.excursion``): time out of range on the agent's
+    clock, its extremes, and the door events during it. Lengths match the hub's columns, so a
+    hostile batch is refused whole (422) rather than failing in the database."""
+
+    seq: int
+    rule: str = Field(min_length=1, max_length=200)
+    device: str = Field(min_length=1, max_length=200)
+    metric: str = Field(min_length=1, max_length=50)
+    # Finite: the agent's rule skips a probe's NaN, and JSON answers could not carry one.
+    started_at: float = Field(allow_inf_nan=False)
+    ended_at: float = Field(allow_inf_nan=False)
+    lowest: float = Field(allow_inf_nan=False)
+    highest: float = Field(allow_inf_nan=False)
+    # Free text, as a meter event's kind: a newer agent may end excursions in new ways.
+    ended_by: str = Field(max_length=20)
+    doors: list[DoorEventRecord] = Field(default=[], max_length=1000)
+    doors_dropped: int = Field(default=0, ge=0)
+
+
 T = TypeVar(
     "T",
     ReadingRecord,
@@ -192,6 +234,7 @@ T = TypeVar(
     MeterEventRecord,
     OperatorActionRecord,
     RollupRecord,
+    ExcursionRecord,
 )
 
 
@@ -208,6 +251,7 @@ AnyChunk = (
     | Chunk[MeterEventRecord]
     | Chunk[OperatorActionRecord]
     | Chunk[RollupRecord]
+    | Chunk[ExcursionRecord]
 )
 
 
@@ -244,6 +288,7 @@ class SyncBatch(Wire):
     meter_events: Chunk[MeterEventRecord] | None = None
     actions: Chunk[OperatorActionRecord] | None = None
     rollups: Chunk[RollupRecord] | None = None
+    excursions: Chunk[ExcursionRecord] | None = None
     applied_actions: list[int] = []
     # The action kinds this agent applies; None (an older agent): acknowledgements only.
     action_kinds: list[str] | None = None
@@ -262,6 +307,7 @@ class SyncBatch(Wire):
             "meter_events": self.meter_events,
             "actions": self.actions,
             "rollups": self.rollups,
+            "excursions": self.excursions,
         }
 
 

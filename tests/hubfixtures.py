@@ -34,6 +34,7 @@ from sync.protocol import (
     AlarmRecord,
     Chunk,
     DeviceInfo,
+    ExcursionRecord,
     MeterEventRecord,
     ReadingRecord,
     RollupRecord,
@@ -206,6 +207,24 @@ def rollup(seq: int, replaces: tuple[int, int] = (0, 1), **fields: object) -> Ro
     )
 
 
+def excursion(
+    seq: int, start: float = T0, minutes: float = 70.0, **fields: object
+) -> ExcursionRecord:
+    """A vaccine fridge out of range from ``start`` for ``minutes``, its door opened once."""
+    base: dict[str, object] = {
+        "rule": "vaccines",
+        "device": "fridge-1",
+        "metric": "temperature",
+        "lowest": -1.5,
+        "highest": -0.5,
+        "ended_by": "range",
+        "doors": [{"door": "fridge-1-door", "at": start + 60, "open": True}],
+        "doors_dropped": 0,
+    }
+    times = {"seq": seq, "started_at": start, "ended_at": start + minutes * 60}
+    return ExcursionRecord.model_validate(base | fields | times)
+
+
 DEVICES = [
     DeviceInfo(id="freezer-1", name="Kitchen freezer", kind="temperature", building="Canteen"),
     DeviceInfo(id="gate-north", name="North gate", kind="access_reader"),
@@ -220,6 +239,7 @@ def batch(
     alarm_events: list[AlarmEventRecord] | None = None,
     meter_events: list[MeterEventRecord] | None = None,
     rollups: list[RollupRecord] | None = None,
+    excursions: list[ExcursionRecord] | None = None,
     after: int = 0,
     devices: list[DeviceInfo] | None = None,
     applied_actions: list[int] | None = None,
@@ -235,12 +255,19 @@ def batch(
         alarm_events=_chunk(after, alarm_events or []),
         meter_events=_chunk(after, meter_events or []),
         rollups=_chunk(after, rollups or []),
+        excursions=_chunk(after, excursions or []),
         applied_actions=applied_actions or [],
     )
 
 
 Record = TypeVar(
-    "Record", ReadingRecord, AccessRecord, AlarmEventRecord, MeterEventRecord, RollupRecord
+    "Record",
+    ReadingRecord,
+    AccessRecord,
+    AlarmEventRecord,
+    MeterEventRecord,
+    RollupRecord,
+    ExcursionRecord,
 )
 
 

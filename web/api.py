@@ -16,11 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from collector.duration import DurationError, parse_duration
 from collector.manual import ImportReport
-from rules.site import Format
+from rules.site import Format as ConfigFormat
 from sync import envelope
 from sync.columns import Readings
 from sync.hub import actions as hub_actions
-from sync.hub import alarms, manual, query, reports, site_config
+from sync.hub import alarms, excursions, manual, query, reports, site_config
 from sync.hub.alarms import HubAlarm
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, InvalidConfig, RefusedAction
@@ -35,11 +35,13 @@ from web.schemas import (
     ConfigOut,
     ConfigTextOut,
     ConfigVersionOut,
+    ExcursionOut,
     Items,
     MeterEventOut,
     ReadingOut,
     RollupOut,
     SiteOut,
+    excursions_csv,
     items,
     review_csv,
 )
@@ -52,6 +54,7 @@ router = APIRouter(prefix="/api/v1")
 Limit = Annotated[int, Query(ge=1, le=query.MAX_LIMIT)]
 From = Annotated[str | None, Query(alias="from", description="ISO 8601 or unix seconds")]
 To = Annotated[str | None, Query(alias="to", description="ISO 8601 or unix seconds")]
+Format = Annotated[Literal["json", "csv"] | None, Query(alias="format")]
 
 
 @router.post("/sync", tags=["agents"])
@@ -236,6 +239,48 @@ def meter_events(
 
 
 @router.get(
+    "/excursions",
+    tags=["read"],
+    response_model=Items[ExcursionOut],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def list_excursions(
+    request: Request,
+    user: ApiUser,
+    hubdb: Hub,
+    site: str | None = None,
+    device: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = query.DEFAULT_LIMIT,
+    output: Format = None,
+) -> Items[ExcursionOut] | Response:
+    """Completed cold-chain excursions, oldest first (roles admin, maintenance): start, end,
+    duration (seconds), lowest and highest value, how it ended (``range``: back in range,
+    ``gap``: the readings stopped), and the door events during it (``open`` true: opened). An
+    excursion overlapping ``from``..``to`` is included. ``format=csv`` (or ``Accept:
+    text/csv``) answers one CSV row per excursion."""
+    found = excursions.excursions(
+        hubdb,
+        user,
+        site=site,
+        device=device,
+        start=query.parse_time("from", start),
+        end=query.parse_time("to", end),
+        limit=limit,
+    )
+    out = items(ExcursionOut, found)
+    if not _wants_csv(output, request.headers.get("accept", "")):
+        return out
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"excursions-{site or 'all'}")
+    return Response(
+        excursions_csv(out),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get(
     "/reports/alarms",
     tags=["reports"],
     response_model=AlarmReviewOut,
@@ -248,7 +293,7 @@ def alarm_report(
     site: str | None = None,
     start: From = None,
     end: To = None,
-    output: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    output: Format = None,
 ) -> AlarmReviewOut | Response:
     """The monthly alarm review (考核) of one site or, without ``site``, of every site: alarm
     load (ISA-18.2 / EEMUA 191: activations per hour and per 10 minutes, the peak 10-minute
@@ -359,7 +404,7 @@ async def put_config(site: str, request: Request, user: ApiUser, hubdb: Hub) -> 
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in YAML_TYPES and kind != "application/json":
         raise InvalidConfig(["send application/yaml or application/json"])
-    fmt: Format = "json" if kind == "application/json" else "yaml"
+    fmt: ConfigFormat = "json" if kind == "application/json" else "yaml"
     body = await request.body()
     stored = await run_in_threadpool(
         site_config.put_config, hubdb, user, site, body, fmt, time.time()

@@ -127,6 +127,28 @@ class MeterEventOut(Out):
     previous: float | None
 
 
+class DoorEventOut(Out):
+    door: str
+    at: Timestamp
+    open: bool
+
+
+class ExcursionOut(Out):
+    site: str
+    seq: int
+    rule: str
+    device: str
+    metric: str
+    started_at: Timestamp
+    ended_at: Timestamp
+    duration: float  # seconds
+    lowest: float
+    highest: float
+    ended_by: str
+    doors: list[DoorEventOut]
+    doors_dropped: int
+
+
 class AlarmOut(Out):
     id: str
     site: str
@@ -264,6 +286,50 @@ def review_csv(review: AlarmReviewOut) -> str:
                 *(load[name] for name in _LOAD_COLUMNS),
                 *(load["priority"].get(name) for name in severities),
                 *times.values(),
+            ]
+        )
+    return out.getvalue()
+
+
+EXCURSION_CSV_HEADER = [
+    "site",
+    "seq",
+    "rule",
+    "device",
+    "metric",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "lowest",
+    "highest",
+    "ended_by",
+    "door_openings",
+    "door_events",
+    "doors_dropped",
+]
+
+
+def excursions_csv(found: Items[ExcursionOut]) -> str:
+    """One row per excursion; its door events in one cell, ``door opened|closed time; ...``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXCURSION_CSV_HEADER)
+    for x in (item.model_dump(mode="json") for item in found.items):
+        doors = x["doors"]
+        events = "; ".join(
+            f"{d['door']} {'opened' if d['open'] else 'closed'} {d['at']}" for d in doors
+        )
+        text = [_text_cell(x[name]) for name in ("site", "rule", "device", "metric")]
+        writer.writerow(
+            [
+                text[0],
+                x["seq"],
+                *text[1:],
+                *(x[name] for name in ("started_at", "ended_at", "duration", "lowest", "highest")),
+                _text_cell(x["ended_by"]),
+                sum(1 for d in doors if d["open"]),
+                _text_cell(events),
+                x["doors_dropped"],
             ]
         )
     return out.getvalue()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, update
 from sync.columns import Readings, Row
 from sync.envelope import COLUMNS
 from sync.hub import actions as operator
-from sync.hub import alarms, clock, heartbeat, schema, site_config
+from sync.hub import alarms, clock, excursions, heartbeat, schema, site_config
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidBatch, WrongSite
 from sync.protocol import (
@@ -81,6 +81,8 @@ def apply_batch(
             store_rollups(hubdb, conn, site, batch.rollups.items)
         if batch.store is not None:
             _upsert_store(hubdb, conn, site, batch.store, now)
+        if batch.excursions is not None:
+            excursions.store(hubdb, conn, site, batch.excursions.items)
         _mark_applied(conn, site, batch.applied_actions, now)
         spans: dict[str, Span | None] = {**batch.chunks(), "readings": readings}
         acked = _advance_cursors(hubdb, conn, site, spans)

@@ -41,6 +41,7 @@ _ADDED_LATER = frozenset(
         schema.site_config_status.name,
         schema.rollups.name,
         schema.site_stores.name,
+        schema.excursions.name,
     }
 )
 
@@ -158,6 +159,10 @@ def m006_clock_offset(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE sites ADD COLUMN {column} DOUBLE PRECISION"))
 
 
+def m007_excursions(conn: Connection) -> None:
+    schema.excursions.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_meter_events,
@@ -165,6 +170,7 @@ MIGRATIONS: list[Migration] = [
     m004_site_configs,
     m005_bounded_store,
     m006_clock_offset,
+    m007_excursions,
 ]
 
 

@@ -290,3 +290,23 @@ site_stores = Table(
     Column("thinned", Text, nullable=False),
     Column("reported_at", Double, nullable=False),
 )
+
+# Completed cold-chain excursions from the agent's rules (rules.excursion): seq is its row id.
+excursions = Table(
+    "excursions",
+    metadata,
+    Column("site", String(100), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("rule", String(200), nullable=False),
+    Column("device", String(200), nullable=False),
+    Column("metric", String(50), nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("ended_at", Double, nullable=False),
+    Column("lowest", Double, nullable=False),
+    Column("highest", Double, nullable=False),
+    Column("ended_by", String(20), nullable=False),
+    Column("doors", Text, nullable=False),  # JSON: [{"door", "at", "open"}], in time order
+    Column("doors_dropped", Integer, nullable=False),
+    Index("excursions_site_device_started", "site", "device", "started_at"),
+    Index("excursions_started_at", "started_at"),
+)

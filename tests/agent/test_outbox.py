@@ -76,6 +76,7 @@ def test_unsent_meter_events_are_counted(conn: sqlite3.Connection) -> None:
         "meter_events": 2,
         "actions": 0,
         "rollups": 0,
+        "excursions": 0,
     }
 
 

@@ -21,6 +21,7 @@ def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
         "m009_notify_routing",
         "m010_hub_config",
         "m011_rollups",
+        "m012_excursions",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -33,8 +33,8 @@ from rules.excursion import (
 T0 = 1_700_000_000.0
 M, H, D = 60.0, 3600.0, 86400.0
 NAN, INF = float("nan"), float("inf")
-assert KIND.series is not None and KIND.tick is not None and KIND.load is not None
-SERIES, TICK, LOAD = KIND.series, KIND.tick, KIND.load
+assert KIND.device_series is not None and KIND.tick is not None and KIND.load is not None
+DEVICE_SERIES, TICK, LOAD = KIND.device_series, KIND.tick, KIND.load
 
 Step = Callable[[ExcursionRule, ExcursionState], Outcome[ExcursionState]]
 
@@ -56,7 +56,7 @@ def rule(**fields: Any) -> ExcursionRule:
 
 def reads(at: float, *values: float) -> Step:
     """The probe reads ``values``, received together ``at`` s after T0."""
-    return lambda r, state: SERIES(r, state, "temperature", values, T0 + at)
+    return lambda r, state: DEVICE_SERIES(r, state, r.device, "temperature", values, T0 + at)
 
 
 def tick(at: float) -> Step:

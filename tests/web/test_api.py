@@ -37,6 +37,7 @@ ACKED = {
     "meter_events": 0,
     "actions": 0,
     "rollups": 0,
+    "excursions": 0,
 }
 
 

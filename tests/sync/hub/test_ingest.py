@@ -18,6 +18,7 @@ from tests.hubfixtures import (
     alarm,
     alarm_event,
     batch,
+    excursion,
     meter_event,
     reading,
     rollup,
@@ -43,6 +44,7 @@ def full_batch() -> SyncBatch:
         alarm_events=[alarm_event(1, alarm())],
         meter_events=[meter_event(1), meter_event(2, ts=T0 + 1, kind="gap")],
         rollups=[rollup(1, replaces=(2, 9))],
+        excursions=[excursion(1)],
         devices=DEVICES,
     )
 
@@ -51,10 +53,9 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
     first = apply_batch(hubdb, "clinic", full_batch(), T0)
     second = apply_batch(hubdb, "clinic", full_batch(), T0 + 1)
     tables = (schema.readings, schema.access_events, schema.alarms, schema.alarm_events)
-    stored = [
-        count(hubdb, t) for t in (*tables, schema.meter_events, schema.rollups, schema.devices)
-    ]
-    assert stored == [2, 1, 1, 1, 2, 1, 2]
+    more = (schema.meter_events, schema.rollups, schema.excursions, schema.devices)
+    stored = [count(hubdb, t) for t in (*tables, *more)]
+    assert stored == [2, 1, 1, 1, 2, 1, 1, 2]
     assert (
         first.acked
         == second.acked
@@ -65,6 +66,7 @@ def test_a_batch_sent_twice_is_stored_once(hubdb: HubDB) -> None:
             "meter_events": 2,
             "actions": 0,
             "rollups": 1,
+            "excursions": 1,
         }
     )
 
@@ -108,6 +110,7 @@ def test_an_older_agents_batch_without_meter_events_is_taken(hubdb: HubDB) -> No
         "meter_events": 1,
         "actions": 0,
         "rollups": 0,
+        "excursions": 0,
     }
 
 
@@ -190,6 +193,7 @@ def test_streams_have_their_own_cursors(hubdb: HubDB) -> None:
         "meter_events": 0,
         "actions": 0,
         "rollups": 0,
+        "excursions": 0,
     }
 
 
