@@ -97,7 +97,7 @@ def receive(conn: sqlite3.Connection, action: Action, origin: str, at: float) ->
     return cursor.rowcount == 1
 
 
-Apply = Callable[[Action], tuple[AlarmChange | None, str | None]]
+Apply = Callable[[Action], tuple[list[AlarmChange], str | None]]
 
 
 def apply_pending(conn: sqlite3.Connection, apply: Apply, now: float) -> list[AlarmChange]:
@@ -109,31 +109,31 @@ def apply_pending(conn: sqlite3.Connection, apply: Apply, now: float) -> list[Al
     changes = []
     for row in rows:
         action = _action(row[1:])
-        change, error = apply(action)
-        changes += [change] if change else []
+        changed, error = apply(action)
+        changes += changed
         conn.execute(
             "UPDATE actions SET applied_at = ?, error = ? WHERE id = ?", (now, error, row[0])
         )
     return changes
 
 
-def apply(engine: Engine, action: Action) -> tuple[AlarmChange | None, str | None]:
+def apply(engine: Engine, action: Action) -> tuple[list[AlarmChange], str | None]:
     """What an action changes in the alarms (ack and close do); the reason it changed nothing
     that it should have."""
     if action.kind not in ("ack", "close") or action.alarm_id is None:
-        return None, None
+        return [], None
     try:
         if action.kind == "ack":
-            return engine.acknowledge(
-                action.alarm_id, action.by, action.at, action.activation
-            ), None
+            acked = engine.acknowledge(action.alarm_id, action.by, action.at, action.activation)
+            return [acked] if acked else [], None
         disposition = action.note or ""
-        change = engine.close(action.alarm_id, action.by, action.at, disposition, action.activation)
-        return change, None
+        return engine.close(
+            action.alarm_id, action.by, action.at, disposition, action.activation
+        ), None
     except UnknownAlarm:
-        return None, "the alarm is no longer open here"
+        return [], "the alarm is no longer open here"
     except NotClosable as error:
-        return None, str(error)
+        return [], str(error)
 
 
 def designed(conn: sqlite3.Connection, rules: Iterable[Rule], now: float) -> list[Action]:

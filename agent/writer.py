@@ -510,13 +510,13 @@ class Writer:
             return []
         if not actions.receive(self.conn, action, "hub", at):
             return []
-        change, error = self._apply_action(action)
+        changes, error = self._apply_action(action)
         if error:
             log.info("hub %s of alarm %s: %s", action.kind, action.alarm_id, error)
             self.conn.execute("UPDATE actions SET error = ? WHERE uid = ?", (error, action.id))
-        return [change] if change else []
+        return changes
 
-    def _apply_action(self, action: Action) -> tuple[AlarmChange | None, str | None]:
+    def _apply_action(self, action: Action) -> tuple[list[AlarmChange], str | None]:
         """The engine's alarms take every action; the store's own (storage_pressure) only an
         acknowledgement."""
         owned = self.retention is not None and self.retention.owns(action.alarm_id or "")
@@ -524,7 +524,7 @@ class Writer:
             change = self.retention.acknowledge(
                 action.alarm_id or "", action.by, action.at, action.activation
             )
-            return change, None
+            return [change] if change else [], None
         return actions.apply(self.engine, action)
 
     def _save_states(self) -> None:

@@ -105,3 +105,7 @@ class Kind(Generic[R, S]):
     # The records a state holds for the agent to keep (completed excursions), and the state
     # without them: the writer stores both in one transaction, so none is lost or kept twice.
     records: Callable[[R, S], tuple[Sequence[object], S]] | None = None
+    # A person closed the rule's latched alarm with a disposition while its condition still
+    # held (an excursion's cumulative exposure): the state once that is dealt with. Raises
+    # rules.alarm.NotClosable when it cannot be yet.
+    dispose: Callable[[R, S, float], S] | None = None

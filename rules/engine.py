@@ -179,17 +179,28 @@ class Engine:
 
     def close(
         self, alarm_id: str, by: str, at: float, disposition: str, activation: int | None = None
-    ) -> AlarmChange | None:
-        """Close a latched alarm that has cleared, with a disposition; None when it already was
-        or the disposition was for an earlier activation. Raises ``NotClosable`` otherwise."""
+    ) -> list[AlarmChange]:
+        """Close a latched alarm with a disposition; nothing when it already was or the
+        disposition was for an earlier activation. An alarm still active closes only when its
+        rule type can put the condition to rest (``Kind.dispose``: an excursion's exposure is
+        forgotten), which clears it first. Raises ``NotClosable`` otherwise."""
         rule_id, alarm = self._open(alarm_id)
         if activation is not None and activation != alarm.activations:
-            return None
+            return []
+        changes = []
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        dispose = kind_of(rule).dispose if rule is not None else None
+        if alarm.active and alarm.latched and rule is not None and dispose is not None:
+            state = dispose(rule, self.states[rule_id], at)
+            if not state.active:
+                self.states[rule_id] = state
+                alarm = clear(alarm, at, alarm.value)
+                changes.append(AlarmChange(alarm, "cleared", at))
         closed = close(alarm, by, at, disposition)
         if closed is alarm:
-            return None
+            return changes
         self._keep(rule_id, closed)
-        return AlarmChange(closed, "closed", at, by)
+        return [*changes, AlarmChange(closed, "closed", at, by)]
 
     def _open(self, alarm_id: str) -> tuple[str, Alarm]:
         for rule_id, alarm in self.alarms.items():

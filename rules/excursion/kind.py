@@ -6,12 +6,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from rules.alarm import NotClosable
 from rules.base import Kind, Outcome, Transition, flip
 from rules.excursion.doors import door_moved
-from rules.excursion.exposure import fit, observe, rewound, settle
+from rules.excursion.exposure import fit, observe, reset, rewound, settle
 from rules.excursion.record import take
 from rules.excursion.spec import DOOR_METRIC, ExcursionRule
-from rules.excursion.state import DoorEvent, Excursion, ExcursionState, Span
+from rules.excursion.state import DoorEvent, Excursion, ExcursionState, Span, ongoing
 
 __all__ = ["KIND"]
 
@@ -103,6 +104,15 @@ def _excursion(fields: list[Any]) -> Excursion:
     return excursion._replace(doors=tuple(DoorEvent(*d) for d in excursion.doors))
 
 
+def _dispose(rule: ExcursionRule, state: ExcursionState, at: float) -> ExcursionState:
+    """The stock was dealt with (coldchain.md: moved, released or destroyed): the exposure so far
+    is forgotten, so the next trigger raises a new alarm. Not while the temperature is still out
+    of range: then there is nothing to close yet."""
+    if ongoing(fit(rule, state)) is not None:
+        raise NotClosable("the temperature is still out of range: close it once it is back")
+    return reset(rule, state, at)
+
+
 KIND = Kind(
     ExcursionRule,
     ExcursionState,
@@ -111,4 +121,5 @@ KIND = Kind(
     tick=_tick,
     load=_load,
     records=take,
+    dispose=_dispose,
 )

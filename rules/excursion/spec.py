@@ -74,8 +74,10 @@ class Trigger(Strict):
 class ExcursionRule(RuleBase):
     type: Literal["excursion"]
     metric: str = "temperature"
-    # coldchain.md: a response is required ("DO NOT USE"), so these are high unless told.
+    # coldchain.md: a response is required ("DO NOT USE"), so these are high unless told, and
+    # latched: the alarm stays open until a person closes it with what was done with the stock.
     severity: Severity = "high"
+    latch: bool = True
     low: float | None = Field(default=None, allow_inf_nan=False)
     high: float | None = Field(default=None, allow_inf_nan=False)
     triggers: tuple[Trigger, ...] = Field(min_length=1)

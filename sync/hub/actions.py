@@ -28,7 +28,7 @@ from rules.actions import (
 )
 from rules.alarm import Alarm, NotClosable, acknowledge, close
 from sync.hub import alarms, schema
-from sync.hub.alarms import HubAlarm
+from sync.hub.alarms import HubAlarm, hub_owned
 from sync.hub.auth import User
 from sync.hub.db import HubDB
 from sync.hub.errors import NotPermitted, RefusedAction, UnknownAlarm
@@ -69,7 +69,8 @@ def take(hubdb: HubDB, alarm_id: str, request: Request, user: User, now: float) 
             raise UnknownAlarm(alarm_id)
         action = _action(request, held.alarm, user.name, now)
         changed = _apply(held.alarm, action)
-        if action.kind in ("ack", "close") and changed is held.alarm:
+        for_the_agent = _agent_decides(held.alarm, action)
+        if action.kind in ("ack", "close") and changed is held.alarm and not for_the_agent:
             return held
         if changed is not held.alarm:
             alarms.save(conn, changed)
@@ -103,9 +104,17 @@ def _action(request: Request, alarm: Alarm, by: str, now: float) -> Action:
     return action
 
 
+def _agent_decides(alarm: Alarm, action: Action) -> bool:
+    """A disposition for a latched alarm still active: only the agent knows whether its rule
+    can put the condition to rest (an excursion's exposure), so it is sent down as it is."""
+    return action.kind == "close" and alarm.active and alarm.latched and not hub_owned(alarm.id)
+
+
 def _apply(alarm: Alarm, action: Action) -> Alarm:
     if action.kind == "ack":
         return acknowledge(alarm, action.by, action.at)
+    if _agent_decides(alarm, action):
+        return alarm
     if action.kind == "close":
         try:
             return close(alarm, action.by, action.at, action.note or "")

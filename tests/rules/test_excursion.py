@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rules import kinds
+from rules.alarm import NotClosable
 from rules.base import Outcome, Transition
 from rules.engine import Engine
 from rules.excursion import (
@@ -718,3 +719,39 @@ def test_a_capped_memory_never_hides_an_alarm(steps: list[tuple[Make, float, lis
     exact = actives(rule(**counted), script)
     capped = actives(rule(**counted | {"max_spans": 1}), script)
     assert all(c or not e for e, c in zip(exact, capped, strict=True))
+
+
+def test_an_excursion_alarm_is_latched_until_a_disposition() -> None:
+    engine = Engine(rules=[rule(**FREEZING)], started_at=T0)  # type: ignore[list-item]
+    [raised] = engine.on_series("fridge-1", "temperature", [-1.0], T0) + engine.on_tick(T0 + H)
+    [cleared] = engine.on_series("fridge-1", "temperature", [5.0], T0 + 2 * H)
+    closed = engine.close(raised.alarm.id, "wang", T0 + 3 * H, "vaccines moved, 20 doses lost")
+    assert (raised.alarm.latched, cleared.alarm.state) == (True, "latched")
+    assert [(c.kind, c.alarm.state, c.alarm.disposition) for c in closed] == [
+        ("closed", "normal", "vaccines moved, 20 doses lost")
+    ]
+    assert engine.alarms == {}
+
+
+def test_a_cumulative_excursion_closes_with_its_exposure_forgotten() -> None:
+    engine = Engine(rules=[rule(**SHORT)], started_at=T0)  # type: ignore[list-item]
+    steps = [(0, 9.0), (20 * M, 9.0), (40 * M, 9.0), (61 * M, 9.0)]
+    raised = [
+        c for at, v in steps for c in engine.on_series("fridge-1", "temperature", [v], T0 + at)
+    ]
+    alarm = raised[0].alarm
+    with pytest.raises(NotClosable, match="still out of range"):
+        engine.close(alarm.id, "wang", T0 + 62 * M, "too early")
+    engine.on_series("fridge-1", "temperature", [5.0], T0 + 63 * M)
+    # Back in range, but an hour above 8 °C within two is still the condition: the person's
+    # disposition puts it to rest, and the next hour warm raises a new alarm.
+    assert engine.alarms["vaccines"].active
+    closed = engine.close(alarm.id, "wang", T0 + 64 * M, "stock checked, released")
+    again = [
+        c
+        for at in (70 * M, 95 * M, 120 * M, 131 * M)
+        for c in engine.on_series("fridge-1", "temperature", [9.0], T0 + at)
+    ]
+    assert [c.kind for c in closed] == ["cleared", "closed"]
+    assert [c.kind for c in again] == ["raised"]
+    assert again[0].alarm.id != alarm.id

@@ -100,3 +100,11 @@ def test_the_board_shows_each_alarms_standing(raised: HubDB) -> None:
     push_actions(raised, [from_site(1, "u1", "disable", note="repair")])
     [clinic] = board.dashboard(raised, T0 + 60)
     assert {i: s.mode for i, s in clinic.standings.items()} == {"a1": "out_of_service"}
+
+
+def test_a_disposition_for_an_active_latched_alarm_goes_to_the_agent(hubdb: HubDB) -> None:
+    # An excursion's cumulative exposure: only the agent's rule can put it to rest.
+    apply_batch(hubdb, "clinic", batch(alarm_events=[alarm_event(1, alarm(latched=True))]), T0)
+    held = actions.take(hubdb, "a1", actions.Request("close", "stock released"), ANN, T0 + 5)
+    assert (held.alarm.state, held.alarm.closed_at) == ("unacknowledged", None)
+    assert pending(hubdb) == [("close", "a1")]
