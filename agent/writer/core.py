@@ -1,10 +1,4 @@
-"""The single writer: one thread owns the agent database and the rule engine.
-
-Network callbacks validate and enqueue; this thread takes what is queued, stores it, runs the rules
-on it and commits the whole batch in one transaction, then runs the batch's after-commit callbacks
-(the MQTT acknowledgements). The queue is bounded, so a slow disk pushes back on the broker instead
-of growing memory.
-"""
+"""The writer thread (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -13,73 +7,27 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from agent import actions, downlink, manual, store
-from agent.actions import from_hub
 from agent.config import SiteConfig
 from agent.counters import CounterGuard, MeterEvent
 from agent.downlink import NewConfig
 from agent.retention import Retention, reclaim
+from agent.writer import answers
+from agent.writer.entries import Ack, Barrier, Entry, Item, Stats, SyncAcked, Tick
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
-from rules.actions import Action, InvalidAction, check
+from rules.actions import Action
 from rules.alarm import AlarmChange
 from rules.engine import Engine
 from rules.excursion import ExcursionRecord
 from rules.kinds import dump_state
-from sync.protocol import ActionRecord, ClockReport
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[[], None]
 LULL_S = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class SyncAcked:
-    """The hub's answer to a sync: stream cursors to keep, actions to apply, reported ones, and
-    the clock offset it measured (kept for ``agent status`` and the next batch)."""
-
-    cursors: dict[str, int]
-    actions: list[ActionRecord]
-    reported: list[int]
-    at: float
-    clock: ClockReport | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Barrier:
-    """Completes once everything queued before it is committed (tests and shutdown use it)."""
-
-    done: threading.Event
-
-
-Item = Reading | AccessEvent | Rejection | Availability | Tick | SyncAcked | NewConfig | Barrier
-# What one message (or one call) became, and what to run once all of it is committed.
-Entry = tuple[Sequence[Item], Ack | None]
-
-
-@dataclass
-class Stats:
-    readings: int = 0
-    access_events: int = 0
-    duplicates: int = 0
-    alarm_changes: int = 0
-    excursions: int = 0
-    quarantined: Counter[str] = field(default_factory=Counter)
-    meter_events: Counter[str] = field(default_factory=Counter)
-    commits: int = 0
-    commit_seconds: float = 0.0
-    retention_errors: int = 0
-    retention_seconds: float = 0.0
 
 
 class Writer:
@@ -478,54 +426,10 @@ class Writer:
         self.stats.alarm_changes += 1
 
     def _apply_sync(self, acked: SyncAcked) -> list[AlarmChange]:
-        for stream, cursor in acked.cursors.items():
-            store.set_cursor(self.conn, stream, cursor)
-        if acked.clock is not None:
-            store.set_clock(self.conn, acked.clock)
-        self.conn.executemany(
-            "UPDATE hub_actions SET reported = 1 WHERE id = ?", [(i,) for i in acked.reported]
-        )
-        changes = []
-        for record in acked.actions:
-            known = self.conn.execute(
-                "SELECT 1 FROM hub_actions WHERE id = ?", (record.id,)
-            ).fetchone()
-            if known:
-                continue
-            changes += self._apply_hub_action(record, acked.at)
-            self.conn.execute(
-                "INSERT INTO hub_actions (id, alarm_id, action, applied_at) VALUES (?, ?, ?, ?)",
-                (record.id, record.alarm_id or "", record.action, acked.at),
-            )
-        return changes
-
-    def _apply_hub_action(self, record: ActionRecord, at: float) -> list[AlarmChange]:
-        """Keep an action taken at the hub and apply it; one that cannot be applied is still
-        reported as seen, so the hub stops sending it."""
-        try:
-            action = from_hub(record, self.engine.alarms)
-            check(action)
-        except InvalidAction as refused:
-            log.warning("hub action %s refused: %s", record.id, refused)
-            return []
-        if not actions.receive(self.conn, action, "hub", at):
-            return []
-        changes, error = self._apply_action(action)
-        if error:
-            log.info("hub %s of alarm %s: %s", action.kind, action.alarm_id, error)
-            self.conn.execute("UPDATE actions SET error = ? WHERE uid = ?", (error, action.id))
-        return changes
+        return answers.apply_answer(self.conn, self.engine, self.retention, acked)
 
     def _apply_action(self, action: Action) -> tuple[list[AlarmChange], str | None]:
-        """The engine's alarms take every action; the store's own (storage_pressure) only an
-        acknowledgement."""
-        owned = self.retention is not None and self.retention.owns(action.alarm_id or "")
-        if owned and self.retention is not None and action.kind == "ack":
-            change = self.retention.acknowledge(
-                action.alarm_id or "", action.by, action.at, action.activation
-            )
-            return [change] if change else [], None
-        return actions.apply(self.engine, action)
+        return answers.apply_action(self.engine, self.retention, action)
 
     def _save_states(self) -> None:
         """Store what the rules completed (excursions) and the states without it, together."""
