@@ -1,4 +1,5 @@
-"""A hub under uvicorn in its own process (SQLite), and a view of its database."""
+"""A hub under uvicorn in its own process (SQLite), a view of its database, and a broker of each
+test's own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ import pytest
 
 from tests.support.hub import Hub, running_hub
 from tests.support.ledger import HubView
+from tests.support.mosquitto import Broker, private_broker
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    # Not the session's broker: by the time these run it holds every earlier test's persistent
+    # sessions and their queues (20,000 messages from the crash test alone), and in one full run
+    # its clients here could no longer connect. A fault test measures delivery, so it starts
+    # from a clean broker.
+    with private_broker(tmp_path / "mosquitto") as running:
+        yield running
 
 
 @pytest.fixture
