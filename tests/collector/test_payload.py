@@ -52,6 +52,15 @@ JSON = st.recursive(
 )
 
 
+@pytest.mark.parametrize(
+    "document",
+    [-9_223_372_036_854_775_809, 18_446_744_073_709_551_616, {"card": 12345678901234567890123}],
+)
+def test_an_integer_beyond_64_bits_stays_exact(document: Any) -> None:
+    # Found by the test below: orjson reads such an integer as a float.
+    assert load_json(json.dumps(document).encode()) == document
+
+
 @settings(max_examples=300)
 @given(document=JSON)
 def test_any_document_reads_back_equal(document: Any) -> None:
