@@ -139,14 +139,26 @@ def apply(engine: Engine, action: Action) -> tuple[list[AlarmChange], str | None
 def designed(conn: sqlite3.Connection, rules: Iterable[Rule], now: float) -> list[Action]:
     """Record the suppressions the rules' ``suppress`` schedules call for now."""
     taken = []
+    known = _Logged(conn)
     for rule in rules:
         if rule.suppress is None:
             continue
-        known = {r[0] for r in conn.execute("SELECT uid FROM actions WHERE rule = ?", (rule.id,))}
         action = by_design(rule.id, rule.suppress, known, now)
         if action is not None and receive(conn, action, "agent", now):
             taken.append(action)
     return taken
+
+
+class _Logged:
+    """The uids in the log, asked one at a time through its unique index: this runs every tick,
+    and a rule's log only grows."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __contains__(self, uid: object) -> bool:
+        found = self.conn.execute("SELECT 1 FROM actions WHERE uid = ?", (uid,)).fetchone()
+        return found is not None
 
 
 def standings(
