@@ -188,7 +188,7 @@ class Engine:
         if activation is not None and activation != alarm.activations:
             return []
         changes = []
-        rule = next((r for r in self.rules if r.id == rule_id), None)
+        rule = self._by_id.get(rule_id)
         dispose = kind_of(rule).dispose if rule is not None else None
         if alarm.active and alarm.latched and rule is not None and dispose is not None:
             state = dispose(rule, self.states[rule_id], at)
