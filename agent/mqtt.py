@@ -62,6 +62,7 @@ class Subscriber:
         self.clock = clock
         self.keepalive = keepalive
         self.connected = False
+        self.subscribed = False
         self.received = 0
         self.protocol = protocol
         self.use_tls = parts.scheme == "mqtts"
@@ -90,6 +91,7 @@ class Subscriber:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         if version == mqtt.MQTTv5 and self.protocol == "auto":
             client.on_socket_open = self._watch_connack
         return client
@@ -175,12 +177,32 @@ class Subscriber:
         if self.on_connected is not None:
             self.on_connected()
 
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        # Until the broker has granted the subscription, messages for this site are not routed
+        # to the session; operators and tests wait for this line, not for "connected".
+        refused = [reason for reason in reasons if reason.is_failure]
+        if refused:
+            log.error(
+                "broker %s:%s refused %d subscription(s): %s",
+                self.host,
+                self.port,
+                len(refused),
+                ", ".join(str(reason) for reason in refused),
+            )
+        self.subscribed = len(refused) < len(reasons)
+        log.info(
+            "subscribed on %s:%s (%d granted)", self.host, self.port, len(reasons) - len(refused)
+        )
+
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if self.connected:
             log.warning("disconnected from broker (%s); reconnecting with back-off", reason)
         self.connected = False
+        self.subscribed = False
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.received += 1

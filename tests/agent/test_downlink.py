@@ -176,7 +176,7 @@ def api(hub: RunningHub, tokens: tuple[str, str]) -> Iterator[httpx.Client]:
 def started(config: SiteConfig) -> Agent:
     running = Agent(config)
     running.start()
-    until(lambda: running.subscriber.connected)
+    until(lambda: running.subscriber.subscribed)
     return running
 
 

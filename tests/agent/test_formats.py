@@ -73,7 +73,7 @@ def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
     config, _ = parse_site(text, env={})
     running = Agent(config)
     running.start()
-    until(lambda: running.subscriber.connected)
+    until(lambda: running.subscriber.subscribed)
     yield running
     running.stop()
 

@@ -19,7 +19,7 @@ from tests.support.wait import until
 def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
     running = Agent(site_config(tmp_path / "agent.db", broker.url))
     running.start()
-    until(lambda: running.subscriber.connected)
+    until(lambda: running.subscriber.subscribed)
     yield running
     running.stop()
 

@@ -27,7 +27,7 @@ def count(db: Path, sql: str) -> int:
 def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
     running = Agent(site_config(tmp_path / "agent.db", broker.url))
     running.start()
-    until(lambda: running.subscriber.connected)
+    until(lambda: running.subscriber.subscribed)
     yield running
     running.stop()
 
@@ -100,7 +100,7 @@ def test_messages_sent_while_the_agent_is_away_arrive_after_restart(
     config = site_config(tmp_path / "agent.db", broker.url)
     first = Agent(config)
     first.start()
-    until(lambda: first.subscriber.connected)
+    until(lambda: first.subscriber.subscribed)
     first.stop()
     client = publisher(broker.port)
     for i in range(50):
@@ -122,7 +122,7 @@ def test_a_broker_without_mqtt_v5_is_spoken_to_in_3_1_1(tmp_path: Path) -> None:
     with EmbeddedBroker(tmp_path / "amqtt", engine="amqtt") as amqtt:
         running = Agent(site_config(tmp_path / "agent.db", amqtt.url))
         running.start()
-        until(lambda: running.subscriber.connected, timeout=30)
+        until(lambda: running.subscriber.subscribed, timeout=30)
         assert running.subscriber.client.protocol == mqtt.MQTTv311
         client = publisher(int(amqtt.url.rsplit(":", 1)[1]))
         publish(client, "fw/clinic/main-meter/power", b"42")
@@ -135,10 +135,10 @@ def test_the_agent_rides_out_a_broker_outage(tmp_path: Path) -> None:
     with private_broker(tmp_path / "first") as first:
         running = Agent(site_config(tmp_path / "agent.db", first.url))
         running.start()
-        until(lambda: running.subscriber.connected)
+        until(lambda: running.subscriber.subscribed)
     until(lambda: not running.subscriber.connected)
     with private_broker(tmp_path / "second", port=first.port):
-        until(lambda: running.subscriber.connected, timeout=90)
+        until(lambda: running.subscriber.subscribed, timeout=90)
         client = publisher(first.port)
         publish(client, "fw/clinic/main-meter/power", b"7")
         until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)

@@ -66,7 +66,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path, broker
     config.write_text(site_yaml(db, broker.url))
     log = tmp_path / "agent.log"
     agent = start(config, log)
-    until(lambda: "connected to" in log.read_text(errors="replace"), timeout=30)
+    until(lambda: "subscribed on" in log.read_text(errors="replace"), timeout=30)
     sender = threading.Thread(target=publish_all, args=(broker.port,))
     sender.start()
     for mark in KILL_AT:

@@ -81,7 +81,7 @@ def agent(tmp_path: Path, broker: Broker, hub: Hub) -> Iterator[AgentProcess]:
 
 
 def wait_subscribed(agent: AgentProcess) -> None:
-    until(lambda: "connected to" in agent.log.read_text(errors="replace"), timeout=30)
+    until(lambda: "subscribed on" in agent.log.read_text(errors="replace"), timeout=30)
 
 
 def test_a_reading_becomes_an_alarm_acknowledged_at_the_hub_and_seen_at_the_agent(

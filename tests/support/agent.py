@@ -34,8 +34,8 @@ class AgentProcess:
         self.starts += 1
 
     def wait_subscribed(self) -> None:
-        """Until this run of the process has connected to the broker (and subscribed)."""
-        until(lambda: self.log_text().count("connected to") >= self.starts, timeout=30)
+        """Until this run of the process is connected and its subscriptions are granted."""
+        until(lambda: self.log_text().count("subscribed on") >= self.starts, timeout=30)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -110,7 +110,7 @@ def test_an_alarm_reaches_a_webhook_and_a_mailbox(
     agent = Agent(config)
     agent.start()
     try:
-        until(lambda: agent.subscriber.connected)
+        until(lambda: agent.subscriber.subscribed)
         reading = {"ts": T0, "value": -9}
         publish(publisher(broker.port), "fw/notify-e2e/freezer-1/temperature", reading)
         until(lambda: delivered(db) == 2)
@@ -244,7 +244,7 @@ def test_an_agent_killed_while_sending_delivers_after_restart(
     log = tmp_path / "agent.log"
     webhook.hold = hold = threading.Event()  # the first delivery is never answered
     first = _start(site, log)
-    until(lambda: "connected to" in log.read_text(errors="replace"), timeout=30)
+    until(lambda: "subscribed on" in log.read_text(errors="replace"), timeout=30)
     publish(publisher(broker.port), "fw/notify-kill/freezer-1/temperature", {"ts": T0, "value": -9})
     assert webhook.arrived.wait(30)
     os.kill(first.pid, signal.SIGKILL)
