@@ -29,9 +29,17 @@ class Broker:
     port: int
     process: subprocess.Popen[bytes]
 
+    log: Path
+
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the broker's own log, for the report of a failed test."""
+        alive = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        text = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join([f"mosquitto on port {self.port}: {alive}", *text])
 
 
 @contextmanager
@@ -40,21 +48,24 @@ def private_broker(workdir: Path, port: int | None = None) -> Iterator[Broker]:
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
     # max_queued_messages: the default (1000) drops QoS 1 messages for a session that is away,
-    # which is exactly the case the agent's persistent session exists for.
+    # which is exactly the case the agent's persistent session exists for. A large bound, not 0:
+    # "0 = unlimited" is the path of several mosquitto 2.0.x queueing bugs.
     conf.write_text(
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "persistence false\n"
-        "max_queued_messages 0\n"
+        "max_queued_messages 1000000\n"
         "max_inflight_messages 0\n"
         "log_dest stderr\n"
+        "log_timestamp_format %H:%M:%S\n"
     )
     # Started as root, mosquitto drops to its own user and could not open a log file here.
-    log = (workdir / "mosquitto.log").open("wb")
+    path = workdir / "mosquitto.log"
+    log = path.open("wb")
     process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stderr=log)
     try:
         wait_listening(port)
-        yield Broker(port, process)
+        yield Broker(port, process, path)
     finally:
         process.terminate()
         process.wait(10)

@@ -69,4 +69,8 @@ def publisher(port: int) -> mqtt.Client:
 
 def publish(client: mqtt.Client, topic: str, payload: Any, qos: int = 1) -> None:
     body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
-    client.publish(topic, body, qos=qos).wait_for_publish(10)
+    sent = client.publish(topic, body, qos=qos)
+    sent.wait_for_publish(10)
+    # paho returns from a timed-out wait silently; a broker that stopped answering must fail the
+    # test here, in ten seconds, not as a missing reading minutes later.
+    assert sent.is_published(), f"the broker did not acknowledge {topic} within 10 s"
