@@ -17,6 +17,7 @@ from agent.downlink import NewConfig
 from agent.retention import Retention, reclaim
 from agent.writer import answers
 from agent.writer.entries import Ack, Barrier, Entry, Item, Stats, SyncAcked, Tick
+from agent.writer.rows import insert_readings
 from collector.formats import Availability
 from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.actions import Action
@@ -256,13 +257,7 @@ class Writer:
         changes: list[AlarmChange] = []
         for items, _ in batch:
             changes += self._store_items(items, readings)
-        before = self.conn.total_changes
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO readings (device, metric, ts, value, received_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            readings,  # a Reading is a tuple in exactly this column order
-        )
-        self._uncommitted_readings = self.conn.total_changes - before
+        self._uncommitted_readings = insert_readings(self.conn, readings)
         self._uncommitted_duplicates += len(readings) - self._uncommitted_readings
         for change in changes:
             self._insert_change(change)
