@@ -93,15 +93,46 @@ def parse_batch(
     except PayloadError as error:
         return [Rejection(topic, payload[:KEEP_REJECTED], str(error), received_at, device_id)]
     out: list[Reading | Rejection] = []
+    metric, low, high, latest = parts[3], spec.low, spec.high, received_at + MAX_FUTURE_S
     for element in body:
-        try:
-            if not isinstance(element, dict) or "ts" not in element or "value" not in element:
-                raise PayloadError('each element of a batch needs "ts" and "value"')
-            out.append(_checked(device, parts[3], spec, element, received_at))
-        except PayloadError as error:
-            raw = json.dumps(element).encode()[:KEEP_REJECTED]
-            out.append(Rejection(topic, raw, f"batch element: {error}", received_at, device.id))
+        # The common element (float value in range, float unix time in the window) is built
+        # here without the checks' calls; anything else takes `_element`, which gives the
+        # reason. test_native proves the two agree on arbitrary elements.
+        if type(element) is dict:
+            value, ts = element.get("value"), element.get("ts")
+            if (
+                type(value) is float
+                and type(ts) is float
+                and low <= value <= high
+                and value - value == 0.0  # NaN fails the range, inf this
+                and EARLIEST_TS <= ts <= latest
+            ):
+                out.append(_new_reading(Reading, (device.id, metric, ts, value, received_at)))
+                continue
+        out.append(_element(topic, device, metric, spec, element, received_at))
     return out
+
+
+# A Reading without its generated __new__ (a Python function): a third of building one.
+_new_reading = tuple.__new__
+
+
+def _element(
+    topic: str,
+    device: DeviceConfig,
+    metric: str,
+    spec: MetricSpec,
+    element: Any,
+    received_at: float,
+) -> Reading | Rejection:
+    """One element of a batch, every check with its reason."""
+    try:
+        if not isinstance(element, dict) or "ts" not in element or "value" not in element:
+            raise PayloadError('each element of a batch needs "ts" and "value"')
+        return _checked(device, metric, spec, element, received_at)
+    except PayloadError as error:
+        raw = json.dumps(element).encode()[:KEEP_REJECTED]
+        return Rejection(topic, raw, f"batch element: {error}", received_at, device.id)
 
 
 def _metric_of(

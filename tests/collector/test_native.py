@@ -18,7 +18,15 @@ from collector.models import (
     Reading,
     Rejection,
 )
-from collector.native import KEEP_REJECTED, MAX_PAYLOAD, parse, parse_batch, topic_filter
+from collector.native import (
+    KEEP_REJECTED,
+    MAX_PAYLOAD,
+    _element,
+    parse,
+    parse_batch,
+    topic_filter,
+)
+from collector.payload import load_json
 from tests.collector.formats.strategies import plain
 
 RECEIVED = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -543,6 +551,42 @@ def test_a_bad_batch_element_is_rejected_alone() -> None:
         ("Rejection", 'batch element: each element of a batch needs "ts" and "value"'),
         ("Rejection", "batch element: temperature 900 °C is outside -100..200"),
     ]
+
+
+_times = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=RECEIVED - 3e8, max_value=RECEIVED + 2 * 86400.0),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.just("2023-11-14T22:13:20Z"),
+    st.none(),
+    st.booleans(),
+)
+_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-150.0, max_value=250.0),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=3),
+    st.none(),
+    st.booleans(),
+)
+_elements = st.one_of(
+    st.fixed_dictionaries({"ts": _times, "value": _values}),
+    st.fixed_dictionaries({}, optional={"ts": _times, "value": _values, "unit": st.text()}),
+    _values,
+    st.lists(_values, max_size=2),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_elements, max_size=20))
+def test_a_batch_reads_every_element_as_the_full_checks_would(elements: list[Any]) -> None:
+    payload = json.dumps(elements).encode()
+    device, spec = DEVICES["freezer-1"], METRICS["temperature"]
+    expected = [
+        _element(FREEZER, device, "temperature", spec, element, RECEIVED)
+        for element in load_json(payload)
+    ]
+    assert parse_batch(FREEZER, payload, RECEIVED, DEVICES) == expected
 
 
 @pytest.mark.parametrize(
