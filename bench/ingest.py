@@ -157,7 +157,9 @@ def prepare_session(port: int, client_id: str, topic_filter: str) -> None:
 
 def publish(port: int, scenario: Scenario, n: int) -> None:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    c.max_inflight_messages_set(1000)
+    # No in-flight window: paho walks every queued message on each PUBACK while one is set, which
+    # made publishing quadratic and, for large N, still running when the timed drain began.
+    c.max_inflight_messages_set(0)
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", port)
     c.loop_start()
@@ -165,7 +167,9 @@ def publish(port: int, scenario: Scenario, n: int) -> None:
     for i in range(n):
         last = c.publish(scenario.topic(i), scenario.payload(i), qos=1)
     assert last is not None
-    last.wait_for_publish(120)
+    last.wait_for_publish(300)
+    if not last.is_published():
+        raise TimeoutError("the broker did not take every message before the drain")
     c.disconnect()
     c.loop_stop()
 
