@@ -7,7 +7,7 @@ from agent.cli import main
 from agent.writer import SyncAcked
 from collector.models import Rejection
 from sync.protocol import ClockReport, ConfigVersion
-from tests.agent.test_writer import T0, start_writer, temp
+from tests.agent.writer.test_core import T0, start_writer, temp
 from tests.support.site import site_config, site_yaml
 
 

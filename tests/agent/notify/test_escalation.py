@@ -18,7 +18,7 @@ from agent.notify import Notifier
 from agent.writer import SyncAcked, Writer
 from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Webhook, notify_site
-from tests.agent.test_writer import T0, start_writer, temp
+from tests.agent.writer.test_core import T0, start_writer, temp
 
 MINUTE = 60.0
 

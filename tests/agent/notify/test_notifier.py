@@ -35,7 +35,7 @@ from tests.agent.notify.conftest import (
     notify_config,
     notify_site,
 )
-from tests.agent.test_writer import T0, temp
+from tests.agent.writer.test_core import T0, temp
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher
 from tests.support.wait import until

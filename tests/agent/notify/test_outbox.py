@@ -13,7 +13,7 @@ from agent.notify import outbox
 from agent.notify.message import Message
 from agent.notify.outbox import Plan, Planned, QueuedChange
 from agent.notify.sender import Outcome, target
-from tests.agent.test_writer import T0, start_writer, temp
+from tests.agent.writer.test_core import T0, start_writer, temp
 
 HOOK = "json://hook:pw-1234@127.0.0.1:9/li"
 MAIL = "mailto://ops:pw-1234@example.org"

@@ -26,7 +26,7 @@ from rules.muting import Silence
 from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Mailbox, Webhook
 from tests.agent.notify.test_escalation import Clock, passes, rows, titles
-from tests.agent.test_writer import T0, start_writer
+from tests.agent.writer.test_core import T0, start_writer
 
 MINUTE = 60.0
 HOUR = 3600.0
