@@ -18,6 +18,7 @@ from typing import Any
 
 from rules.actions import (
     ALARM_KINDS,
+    CATEGORY_OF,
     MAX_SHELVE,
     Action,
     ActionKind,
@@ -48,6 +49,12 @@ __all__ = [
 
 # In the order of Action's fields, so a row is ``Action(*row)``.
 _COLUMNS = "uid, kind, rule, by, at, alarm_id, note, until, activation"
+# rules.actions' categories, in SQL: an action and its undoing compete for the same standing.
+_CATEGORY_SQL = (
+    "CASE kind "
+    + " ".join(f"WHEN '{kind}' THEN '{category}'" for kind, category in CATEGORY_OF.items())
+    + " END"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +171,18 @@ class _Logged:
 def standings(
     conn: sqlite3.Connection, alarms: Mapping[str, Alarm], now: float
 ) -> dict[str, Standing]:
-    """Each rule's standing now, for the rules that have any point action in the log."""
+    """Each rule's standing now, for the rules that have any point action in the log.
+
+    A standing is decided by the latest action of each category (shelve, suppress, service) taken
+    by ``now``: only those are read, not a log that grows by every scheduled suppression."""
     by_rule: dict[str, list[Action]] = {}
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM actions WHERE kind NOT IN ({', '.join('?' * len(ALARM_KINDS))})",
-        sorted(ALARM_KINDS),
+        f"SELECT {_COLUMNS} FROM ("
+        f" SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
+        f"  PARTITION BY rule, {_CATEGORY_SQL} ORDER BY at DESC, uid DESC) AS latest"
+        f" FROM actions WHERE kind NOT IN ({', '.join('?' * len(ALARM_KINDS))}) AND at <= ?"
+        ") WHERE latest = 1",
+        [*sorted(ALARM_KINDS), now],
     )
     for row in rows:
         action = _action(row)

@@ -32,6 +32,7 @@ from rules.schedule import Schedule
 __all__ = [
     "ACTION_KINDS",
     "ALARM_KINDS",
+    "CATEGORY_OF",
     "DESIGN_AUTHOR",
     "IN_SERVICE",
     "MAX_SHELVE",
@@ -67,6 +68,9 @@ _CATEGORY: dict[str, tuple[str, bool]] = {
     "disable": ("service", True),
     "enable": ("service", False),
 }
+
+# Which standing each point action decides (an action and its undoing share one).
+CATEGORY_OF: dict[str, str] = {kind: category for kind, (category, _) in _CATEGORY.items()}
 
 _PRECEDENCE: tuple[tuple[str, Mode], ...] = (
     ("service", "out_of_service"),

@@ -1,15 +1,21 @@
 import sqlite3
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from agent import outbox, store
+from agent import actions, outbox, store
 from agent.cli import main
 from agent.config import SiteConfig, parse_site
 from agent.writer import SyncAcked, Tick, Writer
 from collector.models import Reading
+from rules.actions import IN_SERVICE, Action, standing
+from rules.alarm import Alarm
 from rules.engine import Engine
 from sync.protocol import ActionRecord
 from tests.support.site import site_yaml
@@ -190,3 +196,45 @@ def test_every_action_goes_to_the_hub(site: Path, writer: Writer) -> None:
         ("note", "Li", "checked <b>on site</b>")
     ]
     assert batch.action_kinds is not None and "shelve" in batch.action_kinds
+
+
+_point_actions = st.lists(
+    st.builds(
+        Action,
+        id=st.text("0123456789abcdef", min_size=4, max_size=4),
+        kind=st.sampled_from(
+            ["shelve", "unshelve", "suppress", "unsuppress", "disable", "enable", "ack", "note"]
+        ),
+        rule=st.sampled_from(["freezer-warm", "freezer-silent"]),
+        by=st.just("li"),
+        at=st.integers(0, 20).map(lambda k: T0 + 60 * k),
+        alarm_id=st.sampled_from([None, "a1"]),
+        until=st.one_of(st.none(), st.integers(0, 30).map(lambda k: T0 + 60 * k)),
+    ),
+    max_size=25,
+    unique_by=lambda action: action.id,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log=_point_actions, minute=st.integers(0, 25), active=st.booleans())
+def test_standings_read_from_the_store_are_the_fold_of_the_whole_log(
+    tmp_path: Path, log: list[Action], minute: int, active: bool
+) -> None:
+    conn = store.open_store(tmp_path / f"standings-{uuid.uuid4().hex}.db", "clinic")
+    try:
+        for action in log:
+            actions.receive(conn, action, "hub", T0)
+        now = T0 + 60 * minute
+        alarm = Alarm("a1", "freezer-warm", "freezer-1", "temperature", "high", None, "x", T0, T0)
+        alarms = {"freezer-warm": replace(alarm, active=active)}
+        expected = {
+            rule: standing([a for a in log if a.rule == rule], now, alarms.get(rule))
+            for rule in {a.rule for a in log}
+        }
+        found = actions.standings(conn, alarms, now)
+        # A rule with no standing at all may be left out: readers take it as in service.
+        assert {rule: found.get(rule, IN_SERVICE) for rule in expected} == expected
+        assert set(found) <= set(expected)
+    finally:
+        conn.close()
