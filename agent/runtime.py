@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import schedule
 
-from agent import downlink, store
+from agent import actions, downlink, store
 from agent.annunciator import Annunciator
 from agent.config import ConfigError, SiteConfig, load_site
 from agent.counters import CounterGuard
@@ -30,7 +30,8 @@ from agent.syncer import Syncer
 from agent.writer import Tick, Writer
 from collector.formats import Availability, build_router
 from collector.modbus import ModbusSource, Poller
-from rules.alarm import AlarmChange
+from rules.actions import Standing
+from rules.alarm import Alarm, AlarmChange
 from rules.engine import Engine
 from sync.client import SyncClient
 
@@ -62,6 +63,7 @@ class Agent:
         self.annunciator = Annunciator(
             config.site.id,
             lambda topic, payload, retain: self.subscriber.publish(topic, payload, retain),
+            self._look,
         )
         # Its own connection: it plans and records deliveries in transactions of its own.
         self.notifier = Notifier(store.connect(config.storage.path), config, clock=clock)
@@ -86,15 +88,15 @@ class Agent:
             clock=clock,
         )
         self._alarm_reader: sqlite3.Connection | None = None
-        if config.mqtt.publish_alarms:
-            # Its own connection: it is read from the network thread, on every connection.
-            self._alarm_reader = store.connect(config.storage.path, readonly=True)
-            self.subscriber.on_connected = lambda: self.annunciator.republish(
-                store.open_alarms(self._alarm_reader)
-            )
         self.poller = self._poller()
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(TICK_SECONDS).seconds.do(lambda: self.writer.submit(Tick(clock())))
+        if config.mqtt.publish_alarms:
+            # Its own connection: the annunciator reads from the network thread (on every
+            # connection) and the scheduler's (a standing that moved), one at a time.
+            self._alarm_reader = store.connect(config.storage.path, readonly=True)
+            self.subscriber.on_connected = self.annunciator.republish
+            self.scheduler.every(TICK_SECONDS).seconds.do(self.annunciator.refresh)
         self.syncer = self._syncer()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -118,6 +120,15 @@ class Agent:
                 self.poller.start()
             if self._collector is not None:
                 self._collector.poller = self.poller
+
+    def _look(self) -> tuple[list[Alarm], dict[str, Standing]]:
+        """The open alarms and the standings of their rules, for the annunciator (which
+        serialises its calls)."""
+        if self._alarm_reader is None:
+            return [], {}
+        alarms = store.open_alarms(self._alarm_reader)
+        held = actions.standings(self._alarm_reader, {a.rule: a for a in alarms}, self.clock())
+        return alarms, held
 
     def _on_alarm(self, change: AlarmChange) -> None:
         if self.config.mqtt.publish_alarms:
