@@ -36,6 +36,7 @@ from sync.protocol import (
     DeviceInfo,
     ExcursionRecord,
     MeterEventRecord,
+    OperatorActionRecord,
     ReadingRecord,
     RollupRecord,
     SyncBatch,
@@ -240,6 +241,7 @@ def batch(
     meter_events: list[MeterEventRecord] | None = None,
     rollups: list[RollupRecord] | None = None,
     excursions: list[ExcursionRecord] | None = None,
+    actions: list[OperatorActionRecord] | None = None,
     after: int = 0,
     devices: list[DeviceInfo] | None = None,
     applied_actions: list[int] | None = None,
@@ -256,6 +258,7 @@ def batch(
         meter_events=_chunk(after, meter_events or []),
         rollups=_chunk(after, rollups or []),
         excursions=_chunk(after, excursions or []),
+        actions=_chunk(after, actions or []) if actions else None,
         applied_actions=applied_actions or [],
     )
 
@@ -268,6 +271,7 @@ Record = TypeVar(
     MeterEventRecord,
     RollupRecord,
     ExcursionRecord,
+    OperatorActionRecord,
 )
 
 

@@ -218,7 +218,10 @@ class RuleCountOut(Out):
 
 
 class LoadOut(Out):
+    # Announced activations; those while the rule was shelved, suppressed or out of service are
+    # ``unannounced`` and in none of the other figures.
     activations: int
+    unannounced: int
     per_hour: float
     per_10min: float
     peak_10min: int

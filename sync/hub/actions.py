@@ -193,6 +193,19 @@ def standings(
     return {key: standing(log, now, open_alarms[key]) for key, log in logs.items()}
 
 
+def point_logs(conn: Connection, site: str | None) -> dict[tuple[str, str], list[Action]]:
+    """Every shelve, suppress and service action of a site (or of all), by (site, rule): the
+    history of how each rule was announced, for the alarm review."""
+    table = schema.alarm_actions
+    query = select(table).where(table.c.action.not_in(sorted(ALARM_KINDS)))
+    if site is not None:
+        query = query.where(table.c.site == site)
+    logs: dict[tuple[str, str], list[Action]] = {}
+    for row in conn.execute(query).mappings():
+        logs.setdefault((row["site"], row["rule"] or ""), []).append(_from_row(row))
+    return logs
+
+
 def standing_of(hubdb: HubDB, found: list[HubAlarm], now: float) -> list[Standing]:
     """The standing of each alarm's rule now, in the order given."""
     keys = {(h.site, h.alarm.rule): h.alarm for h in found if h.alarm.is_open}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sync.hub import auth
-from sync.protocol import AlarmEventRecord
+from sync.protocol import AlarmEventRecord, OperatorActionRecord
 from tests.hubfixtures import T0, Credentials, RunningHub, alarm, batch, bearer, push
 
 PATH = "/api/v1/reports/alarms"
@@ -64,6 +64,7 @@ CLINIC = {
     "key": "clinic",
     "load": {
         "activations": 3,
+        "unannounced": 0,
         "per_hour": 3.0,
         "per_10min": 0.5,
         "peak_10min": 2,
@@ -148,6 +149,7 @@ HEADER = [
     "site",
     "key",
     "activations",
+    "unannounced",
     "per_hour",
     "per_10min",
     "peak_10min",
@@ -170,7 +172,7 @@ HEADER = [
     "clear_p95",
 ]
 CLINIC_ROW = [
-    *("site", "clinic", "clinic", "3", "3.0", "0.5", "2", "2026-11-18T11:06:40.000Z", "0.0"),
+    *("site", "clinic", "clinic", "3", "0", "3.0", "0.5", "2", "2026-11-18T11:06:40.000Z", "0.0"),
     *("0", "1.0", "0", "0", str(1 / 3), "0.0", str(2 / 3), "0.0"),
     *("2", "1", "1", "240.0", "240.0", "540.0", "540.0"),
 ]
@@ -262,3 +264,32 @@ def test_an_unknown_format_is_422(http: httpx.Client, seeded: Credentials) -> No
 def test_openapi_documents_the_report(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()["paths"][PATH]["get"]
     assert set(spec["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+
+
+def test_an_alarm_raised_while_its_rule_is_suppressed_loads_nobody(
+    hub: RunningHub, http: httpx.Client, creds: Credentials
+) -> None:
+    """Cleaning, 11:10 to 11:30 site clock: the door alarm raised in it is counted apart and has
+    no response time; the one after it counts as usual."""
+    door = {"rule": "door-held", "severity": "low", "post": "gate"}
+    cleaning = OperatorActionRecord(
+        seq=1,
+        uid="clean-1",
+        kind="suppress",
+        rule="door-held",
+        by="(schedule)",
+        at=T0 + 200,
+        until=T0 + 1400,
+    )
+    events = [
+        event(1, "raised", T0 + 600, "d1", T0 + 600, **door),
+        event(2, "raised", T0 + 1500, "d2", T0 + 1500, **door),
+    ]
+    sent = batch(alarm_events=events, actions=[cleaning])
+    assert push(http, creds.agent, sent).status_code == 200
+    groups = get(http, creds.api, site="clinic", **HOUR).json()["groups"]
+    site = groups[0]
+    assert (site["load"]["activations"], site["load"]["unannounced"]) == (1, 1)
+    assert site["response"]["raised"] == 1
+    table = rows(get(http, creds.api, site="clinic", format="csv", **HOUR).text)
+    assert table[1][3:5] == ["1", "1"]

@@ -4,6 +4,11 @@ The measures and limits are ISA-18.2 / EEMUA 191's (``shared/reference/alarms.md
 an *alarm* there is an activation — the raise, every reraise and every re-alarm of one hub alarm
 — counted in fixed 10-minute windows from the period's start. Times are unix seconds; a period is
 half-open, ``start <= t < end``, so consecutive months never count an activation twice.
+
+Only what was announced loads a person: an activation while its rule was shelved, suppressed or
+out of service (``rules.actions``; alarms.md: "annunciated: no") is counted apart, as
+``unannounced``, and an alarm first raised so is left out of the response times — nobody was asked
+to respond.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple, get_args
 
+from rules.actions import Action, standing
+from rules.alarm import Alarm
 from rules.base import Severity
 
 WINDOW = 600.0
@@ -63,6 +70,8 @@ class Activation:
     at: float
     acked_at: float | None = None
     acked_by: str | None = None
+    # False: its rule was shelved, suppressed or out of service at that moment.
+    announced: bool = True
 
 
 Span = tuple[float, float]
@@ -127,6 +136,32 @@ def replay(changes: Iterable[Change]) -> tuple[tuple[Activation, ...], tuple[Spa
     return tuple(activations), tuple(spans)
 
 
+def announced(history: AlarmHistory, log: Sequence[Action]) -> AlarmHistory:
+    """The history with each activation marked by whether its rule was in service then, from
+    the rule's point actions (``log``, in any order)."""
+    if not log:
+        return history
+    marked = tuple(
+        replace(a, announced=_in_service(history, log, a.at)) for a in history.activations
+    )
+    return replace(history, activations=marked)
+
+
+def _in_service(history: AlarmHistory, log: Sequence[Action], at: float) -> bool:
+    # A one-shot shelve lasts while the alarm it was taken on stays active: it holds at ``at``
+    # only if taken in the same active span (rules.actions reads that from the alarm now).
+    span = next(((b, e) for b, e in history.spans if b <= at < e), None)
+    held = [
+        action
+        for action in log
+        if action.kind != "shelve"
+        or action.until is not None
+        or (span is not None and span[0] <= action.at <= at)
+    ]
+    alarm = Alarm(history.id, history.rule, "", None, history.severity, history.post, "", at, at)
+    return standing(held, at, alarm).mode == "in_service"
+
+
 @dataclass(frozen=True, slots=True)
 class RuleCount:
     site: str
@@ -137,6 +172,8 @@ class RuleCount:
 @dataclass(frozen=True, slots=True)
 class Load:
     activations: int
+    # Activations in the period while the rule was shelved, suppressed or out of service.
+    unannounced: int
     per_hour: float
     per_10min: float
     peak_10min: int
@@ -170,9 +207,10 @@ def load(
     alarms: Sequence[AlarmHistory],
     period: Period,
 ) -> Load:
-    """The load that the group's activations in the period put on whoever answers them; stale
-    alarms are counted among the group's ``alarms``."""
-    counted = [(h, a.at) for h, a in activations if a.at in period]
+    """The load that the group's announced activations in the period put on whoever answers
+    them; stale alarms are counted among the group's ``alarms``."""
+    inside = [(h, a) for h, a in activations if a.at in period]
+    counted = [(h, a.at) for h, a in inside if a.announced]
     counts = Counter(period.window(at) for _, at in counted)
     peak_window, peak = max(counts.items(), key=lambda c: (c[1], -c[0]), default=(None, 0))
     flood_share, floods = flood(counts, period)
@@ -180,6 +218,7 @@ def load(
     top = tuple(RuleCount(site, rule, n) for (site, rule), n in _most_common(rules, TOP))
     return Load(
         activations=len(counted),
+        unannounced=len(inside) - len(counted),
         per_hour=len(counted) / period.seconds * 3600,
         per_10min=len(counted) / period.seconds * WINDOW,
         peak_10min=peak,
@@ -195,8 +234,9 @@ def load(
 
 
 def response_times(histories: Sequence[AlarmHistory], period: Period) -> ResponseTimes:
-    """How fast the group's alarms raised in the period were acknowledged and cleared."""
-    raised = [h for h in histories if h.raised_at in period]
+    """How fast the group's alarms raised (and announced) in the period were acknowledged and
+    cleared."""
+    raised = [h for h in histories if h.raised_at in period and h.first_activation.announced]
     # max(0, ...): an acknowledgement at the hub is stamped by the hub's clock, the raise by the
     # agent's, and the two may disagree by a little.
     to_ack = [

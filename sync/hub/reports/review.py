@@ -19,6 +19,7 @@ from typing import Literal
 from sqlalchemy import Connection, RowMapping, and_, func, or_, select
 
 from sync.hub import schema
+from sync.hub.actions import point_logs
 from sync.hub.db import HubDB
 from sync.hub.errors import InvalidInput
 from sync.hub.reports.kpi import (
@@ -28,6 +29,7 @@ from sync.hub.reports.kpi import (
     Load,
     Period,
     ResponseTimes,
+    announced,
     is_stale,
     load,
     replay,
@@ -73,7 +75,11 @@ def alarm_review(
     period = period_of(start, end, now)
     with hubdb.read() as conn:
         sites = [site] if site is not None else _sites(conn)
-        histories = fetch_histories(conn, site, period)
+        logs = point_logs(conn, site)
+        histories = [
+            announced(h, logs.get((h.site, h.rule), ()))
+            for h in fetch_histories(conn, site, period)
+        ]
     groups = review(histories, period, sites, overall=site is None)
     return AlarmReview(site=site, start=period.start, end=period.end, groups=groups)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rules.actions import Action
 from rules.alarm import Alarm
 from sync import hub
 from sync.hub import actions as hub_actions
@@ -15,6 +16,7 @@ from sync.hub.ingest import apply_batch
 from sync.hub.reports import Activation, AlarmHistory, Change, Load, Period, ResponseTimes
 from sync.hub.reports import RuleCount as Top
 from sync.hub.reports.kpi import (
+    announced,
     chattering,
     flood,
     is_stale,
@@ -118,6 +120,7 @@ def test_replay(
 def test_an_empty_period() -> None:
     assert load([], [], HOUR) == Load(
         activations=0,
+        unannounced=0,
         per_hour=0.0,
         per_10min=0.0,
         peak_10min=0,
@@ -394,6 +397,65 @@ def test_response_percentiles() -> None:
 
 def keys(groups: tuple[reports.GroupReview, ...]) -> list[tuple[str, str | None, str, int]]:
     return [(g.scope, g.site, g.key, g.load.activations) for g in groups]
+
+
+def point(kind: str, at: float, until: float | None = None, alarm_id: str | None = None) -> Action:
+    return Action(f"{kind}-{at}", kind, "r1", "li", at, alarm_id=alarm_id, until=until)  # type: ignore[arg-type]
+
+
+# a1: raised at 0, re-alarmed at 20 min while still active, cleared at 30 min, reraised at 40 min.
+SHELVED_HISTORY = history(
+    "a1", raised(T0), reraised(T0 + 1200), cleared(T0 + 1800), reraised(T0 + 2400)
+)
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        pytest.param([], [True, True, True], id="no actions"),
+        pytest.param(
+            [point("shelve", T0 + 600, alarm_id="a1")],
+            [True, False, True],
+            id="one-shot shelve: the re-alarm in the same span, not the reraise after a clear",
+        ),
+        pytest.param(
+            [point("shelve", T0 + 600, until=T0 + 3000)],
+            [True, False, False],
+            id="timed shelve",
+        ),
+        pytest.param(
+            [point("suppress", T0 - 60, until=T0 + 1500)], [False, False, True], id="suppressed"
+        ),
+        pytest.param(
+            [point("disable", T0 + 1000), point("enable", T0 + 2000)],
+            [True, False, True],
+            id="out of service, then back",
+        ),
+        pytest.param(
+            [point("shelve", T0 + 600, alarm_id="other")],
+            [True, True, True],
+            id="a one-shot shelve of another alarm",
+        ),
+    ],
+)
+def test_each_activation_is_marked_by_whether_its_rule_was_in_service(
+    log: list[Action], expected: list[bool]
+) -> None:
+    marked = announced(SHELVED_HISTORY, log)
+    assert [a.announced for a in marked.activations] == expected
+    assert [a.at for a in marked.activations] == [a.at for a in SHELVED_HISTORY.activations]
+
+
+def test_unannounced_activations_load_nobody_and_are_counted_apart() -> None:
+    log = [point("shelve", T0 + 600, until=T0 + 3000)]
+    marked = announced(SHELVED_HISTORY, log)
+    shelved_from_start = announced(history("b1", raised(T0 + 700), acked(T0 + 900)), log)
+    period = Period(T0, T0 + 2 * H)
+    counted = load_of([marked, shelved_from_start], period)
+    assert (counted.activations, counted.unannounced) == (1, 3)
+    assert counted.priority == {"low": 1.0, "medium": 0.0, "high": 0.0, "critical": 0.0}
+    # b1 was raised while shelved: no one was asked to answer it.
+    assert response_times([marked, shelved_from_start], period).raised == 1
 
 
 def test_groups_per_site_post_and_person() -> None:
