@@ -4,7 +4,8 @@ Network callbacks validate and enqueue; this thread takes what is queued, stores
 on it and commits the whole batch in one transaction, then runs the batch's after-commit callbacks
 (the MQTT acknowledgements). The queue is bounded, so a slow disk pushes back on the broker instead
 of growing memory. ``core`` is the thread, ``entries`` what its queue carries, ``answers`` how it
-applies the hub's answer to a sync, ``rows`` how readings go into their table.
+applies the hub's answer to a sync, ``rows`` how readings go into their table, ``tables`` how
+everything else it stores does.
 """
 
 from agent.writer.core import Writer

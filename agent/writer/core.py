@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from agent import actions, downlink, manual, store
 from agent.config import SiteConfig
-from agent.counters import CounterGuard, MeterEvent
+from agent.counters import CounterGuard
 from agent.downlink import NewConfig
 from agent.retention import Retention, reclaim
-from agent.writer import answers
+from agent.writer import answers, tables
 from agent.writer.entries import Ack, Barrier, Entry, Item, Stats, SyncAcked, Tick
 from agent.writer.rows import insert_readings
 from collector.formats import Availability
@@ -23,8 +23,6 @@ from collector.models import CUMULATIVE, AccessEvent, Reading, Rejection
 from rules.actions import Action
 from rules.alarm import AlarmChange
 from rules.engine import Engine
-from rules.excursion import ExcursionRecord
-from rules.kinds import dump_state
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +173,7 @@ class Writer:
             self.conn.execute("BEGIN IMMEDIATE")
             changes = self.retention.run(self.conn, now)
             for change in changes:
-                self._insert_change(change)
+                tables.insert_change(self.conn, self.stats, change)
             self.conn.execute("COMMIT")
         except Exception:
             log.exception("writer: retention slice rolled back")
@@ -214,20 +212,7 @@ class Writer:
 
     def _quarantine_entry(self, entry: Entry) -> bool:
         items, ack = entry
-        reason = "the agent could not store this; kept here instead (see the agent's log)"
-        kept: list[Item] = [
-            Rejection(
-                f"internal/{type(item).__name__}",
-                repr(item).encode("utf-8", "backslashreplace")[:4096],
-                reason,
-                time.time(),
-                None,
-            )
-            for item in items
-            if isinstance(item, Reading | AccessEvent | Rejection | Availability)
-        ]
-        kept += [item for item in items if isinstance(item, Barrier)]
-        return self._transaction([(kept, ack)])
+        return self._transaction([(tables.quarantined(items, time.time()), ack)])
 
     def _committed(self, batch: list[Entry], changes: list[AlarmChange], started: float) -> None:
         self.stats.commits += 1
@@ -260,7 +245,7 @@ class Writer:
         self._uncommitted_readings = insert_readings(self.conn, readings)
         self._uncommitted_duplicates += len(readings) - self._uncommitted_readings
         for change in changes:
-            self._insert_change(change)
+            tables.insert_change(self.conn, self.stats, change)
         self._save_states()
         return changes
 
@@ -288,10 +273,10 @@ class Writer:
     def _admit(self, reading: Reading) -> bool:
         verdict = self.guard.judge(reading) if self.guard is not None else None
         if isinstance(verdict, Rejection):
-            self._insert_rejection(verdict)
+            tables.insert_rejection(self.conn, self.stats, verdict)
             return False
         if verdict is not None:
-            self._insert_meter_event(verdict)
+            tables.insert_meter_event(self.conn, self.stats, verdict)
         return True
 
     def _evaluate(self, series: list[Reading], readings: list[Reading]) -> list[AlarmChange]:
@@ -302,10 +287,13 @@ class Writer:
 
     def _store_other(self, item: Item) -> list[AlarmChange]:
         if isinstance(item, AccessEvent):
+            added = tables.insert_access(self.conn, item)
+            self._uncommitted_access += added
+            self._uncommitted_duplicates += 1 - added
             # A redelivered swipe is not a second swipe: only a new one reaches the rules.
-            return self.engine.on_access(item) if self._insert_access(item) else []
+            return self.engine.on_access(item) if added else []
         if isinstance(item, Rejection):
-            self._insert_rejection(item)
+            tables.insert_rejection(self.conn, self.stats, item)
         elif isinstance(item, Tick):
             self._ticked = item.now
             # Imports first: a reading imported by hand answers a stale rule before it fires.
@@ -360,65 +348,9 @@ class Writer:
                 self.engine.states, self.engine.alarms = before
                 payload = repr(series).encode("utf-8", "backslashreplace")[:4096]
                 reason = "the rules failed on these imported readings (see the agent's log)"
-                self._insert_rejection(
-                    Rejection("internal/import", payload, reason, now, series.device)
-                )
+                rejection = Rejection("internal/import", payload, reason, now, series.device)
+                tables.insert_rejection(self.conn, self.stats, rejection)
         return changes
-
-    def _insert_access(self, event: AccessEvent) -> bool:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO access_events"
-            " (device, ts, card, result, direction, reason, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.device,
-                event.ts,
-                event.card,
-                event.result,
-                event.direction,
-                event.reason,
-                event.received_at,
-            ),
-        )
-        added: int = self.conn.execute("SELECT changes()").fetchone()[0]
-        self._uncommitted_access += added
-        self._uncommitted_duplicates += 1 - added
-        return added == 1
-
-    def _insert_meter_event(self, event: MeterEvent) -> None:
-        self.conn.execute(
-            "INSERT INTO meter_events (device, metric, ts, kind, value, previous)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (event.device, event.metric, event.ts, event.kind, event.value, event.previous),
-        )
-        self.stats.meter_events[event.kind] += 1
-
-    def _insert_rejection(self, rejection: Rejection) -> None:
-        self.conn.execute(
-            "INSERT INTO quarantine (received_at, topic, payload, reason, device)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                rejection.received_at,
-                rejection.topic,
-                rejection.payload,
-                rejection.reason,
-                rejection.device,
-            ),
-        )
-        self.stats.quarantined[rejection.device or "?"] += 1
-
-    def _insert_change(self, change: AlarmChange) -> None:
-        row = store.alarm_row(change.alarm)
-        columns = ", ".join(row)
-        self.conn.execute(
-            f"INSERT OR REPLACE INTO alarms ({columns}) VALUES ({', '.join('?' * len(row))})",
-            list(row.values()),
-        )
-        self.conn.execute(
-            "INSERT INTO alarm_events (alarm_id, kind, at, by, snapshot) VALUES (?, ?, ?, ?, ?)",
-            (change.alarm.id, change.kind, change.at, change.by, store.dump_alarm(change.alarm)),
-        )
-        self.stats.alarm_changes += 1
 
     def _apply_sync(self, acked: SyncAcked) -> list[AlarmChange]:
         return answers.apply_answer(self.conn, self.engine, self.retention, acked)
@@ -427,31 +359,10 @@ class Writer:
         return answers.apply_action(self.engine, self.retention, action)
 
     def _save_states(self) -> None:
-        """Store what the rules completed (excursions) and the states without it, together."""
-        states, saved = self.engine.states, self._saved_states
-        if self._records_checked:
-            candidates = [rule for rule, state in states.items() if saved.get(rule) is not state]
-        else:
-            candidates = list(states)
-        for record in self.engine.take_records(candidates):
-            self._insert_record(record)
-        self._records_checked = True
-        dirty = [
-            (rule, dump_state(states[rule]))
-            for rule in candidates
-            if saved.get(rule) is not states[rule]
-        ]
-        if dirty:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO rule_states (rule, state) VALUES (?, ?)", dirty
-            )
+        saved, every = self._saved_states, not self._records_checked
+        if tables.save_states(self.conn, self.stats, self.engine, saved, every):
             self._saved_states = dict(self.engine.states)
-
-    def _insert_record(self, record: object) -> None:
-        if not isinstance(record, ExcursionRecord):
-            raise TypeError(f"no table for a rule's {type(record).__name__}")
-        self.conn.execute(store.INSERT_EXCURSION, store.excursion_row(record))
-        self.stats.excursions += 1
+        self._records_checked = True
 
     def _reload_engine(self) -> None:
         restored = Engine.restore(
