@@ -66,7 +66,7 @@ def agent_site(hubdb: HubDB, token: str, now: float | None = None) -> str:
     """The site an agent token may write to."""
     agents = schema.agents
     query = select(agents.c.site).where(
-        agents.c.token_hash == token_hash(token), _live(time.time() if now is None else now)
+        agents.c.token_hash == token_hash(token), live_token(time.time() if now is None else now)
     )
     with hubdb.read() as conn:
         site: str | None = conn.scalar(query)
@@ -80,7 +80,7 @@ def revoke_agent(hubdb: HubDB, token: str, now: float) -> bool:
     with hubdb.write() as conn:
         done = conn.execute(
             update(agents)
-            .where(agents.c.token_hash == token_hash(token), _live(now))
+            .where(agents.c.token_hash == token_hash(token), live_token(now))
             .values(revoked_at=now)
         )
     return done.rowcount > 0
@@ -110,13 +110,14 @@ def revoke_site_agents(hubdb: HubDB, site: str, now: float) -> int:
     agents = schema.agents
     with hubdb.write() as conn:
         done = conn.execute(
-            update(agents).where(agents.c.site == site, _live(now)).values(revoked_at=now)
+            update(agents).where(agents.c.site == site, live_token(now)).values(revoked_at=now)
         )
     return done.rowcount
 
 
-def _live(now: float) -> ColumnElement[bool]:
-    # A token rotated away keeps working until its revocation time (the grace period).
+def live_token(now: float) -> ColumnElement[bool]:
+    """An agent token that works at ``now``: never revoked, or rotated away and still within its
+    grace period. The one definition for signing in and for the heartbeat's watched sites."""
     return or_(schema.agents.c.revoked_at.is_(None), schema.agents.c.revoked_at > now)
 
 

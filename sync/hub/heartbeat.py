@@ -27,6 +27,7 @@ from sqlalchemy import Connection, exists, select
 from collector.duration import parse_duration
 from rules.alarm import Alarm, AlarmChange
 from sync.hub import hub_alarms, schema
+from sync.hub.auth import live_token
 from sync.hub.db import HubDB
 
 __all__ = [
@@ -107,7 +108,7 @@ def check_silent_agents(
         held = hub_alarms.held(conn, RULE)
         due = [
             beat.site
-            for beat in _heartbeats(conn)
+            for beat in _heartbeats(conn, now)
             if _due(held.get(beat.site), silent_since(beat, now, after, listening_since))
         ]
     changes = []
@@ -115,7 +116,7 @@ def check_silent_agents(
         # One short transaction per site that changes, the site's row locked first as at ingest,
         # so a sync arriving meanwhile is either seen here or clears the alarm after.
         with hubdb.write() as conn:
-            beat = _heartbeats(conn, site)
+            beat = _heartbeats(conn, now, site)
             since = silent_since(beat[0], now, after, listening_since) if beat else None
             change = _settle(conn, site, since, now)
         changes += [change] if change else []
@@ -180,9 +181,10 @@ def _settle(conn: Connection, site: str, since: float | None, now: float) -> Ala
     return change
 
 
-def _heartbeats(conn: Connection, site: str | None = None) -> list[Heartbeat]:
+def _heartbeats(conn: Connection, now: float, site: str | None = None) -> list[Heartbeat]:
     s, ag = schema.sites, schema.agents
-    watched = exists().where(ag.c.site == s.c.id, ag.c.revoked_at.is_(None))
+    # Watched: some agent of the site can still sync (a revoked site is no longer expected to).
+    watched = exists().where(ag.c.site == s.c.id, live_token(now))
     query = select(s.c.id, s.c.last_sync_at, watched.label("watched"))
     if site is not None:
         # FOR UPDATE (PostgreSQL): the lock ingest takes first, in the same order.

@@ -215,6 +215,18 @@ def test_revoking_the_sites_agent_clears_it(clinic: HubDB, silent: alarms.HubAla
     assert (change.kind, change.alarm.id) == ("cleared", silent.alarm.id)
 
 
+def test_a_token_in_its_rotation_grace_still_watches_the_site(clinic: HubDB) -> None:
+    """Revocation scheduled for later (a rotation's grace period): the agent can still sync, so
+    its silence is still an alarm until the revocation time."""
+    with clinic.write() as conn:
+        conn.execute(schema.agents.update().values(revoked_at=T0 + 2000))
+    assert open_silent(clinic) == []
+    check_silent_agents(clinic, T0 + 960, AFTER)
+    assert open_silent(clinic) == [("clinic", "unacknowledged", 1)]
+    [change] = check_silent_agents(clinic, T0 + 2001, AFTER)
+    assert change.kind == "cleared"
+
+
 def test_acknowledging_it_sends_nothing_to_the_agent(
     clinic: HubDB, silent: alarms.HubAlarm
 ) -> None:
