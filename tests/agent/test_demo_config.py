@@ -129,6 +129,17 @@ def test_demo_reads_the_password_and_the_token_of_the_new_user() -> None:
     assert parse_user(output) == ("s3cret-Pw", "fw_tok_123")
 
 
-@pytest.mark.parametrize("module", [agent.demo, agent.broker, simulator])
+@pytest.mark.parametrize(
+    "module",
+    [
+        agent.demo,
+        agent.demo.launcher,
+        agent.demo.narration,
+        agent.demo.provisioning,
+        agent.demo.supervisor,
+        agent.broker,
+        simulator,
+    ],
+)
 def test_exports_exist(module: ModuleType) -> None:
     assert [name for name in module.__all__ if not hasattr(module, name)] == []

@@ -7,6 +7,7 @@ import re
 import threading
 from datetime import datetime
 from functools import cache
+from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -192,5 +193,9 @@ def test_publish_stops_when_asked() -> None:
     assert sent == []
 
 
-def test_exports_exist() -> None:
-    assert [name for name in simulator.__all__ if not hasattr(simulator, name)] == []
+@pytest.mark.parametrize(
+    "module",
+    [simulator, simulator.devices, simulator.scenario, simulator.behaviour, simulator.publisher],
+)
+def test_exports_exist(module: ModuleType) -> None:
+    assert [name for name in module.__all__ if not hasattr(module, name)] == []
