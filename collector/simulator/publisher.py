@@ -63,7 +63,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Publish the simulated demo hospital.")
+    parser = argparse.ArgumentParser(
+        prog="python -m collector.simulator", description="Publish the simulated demo hospital."
+    )
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--interval", type=float, default=5.0)
