@@ -90,8 +90,8 @@ class Annunciator:
         alarm = change.alarm
         topic = alarm_topic(self.site, alarm.id)
         with self._lock:
-            # The standings of the last look (at most a tick old): the writer does not wait
-            # for a read; refresh corrects within a tick if one moved meanwhile.
+            # The standings of the last look (at most a tick old), so the writer's thread does
+            # no read of its own; refresh corrects within a tick if one moved meanwhile.
             standing = self._held.get(alarm.rule, IN_SERVICE)
             if alarm.is_open:
                 self._send(topic, alarm_payload(alarm, change.kind, standing), retain=True)
@@ -99,9 +99,8 @@ class Annunciator:
                 return
             self._shown.pop(alarm.id, None)
             self._send(topic, alarm_payload(alarm, change.kind, standing), retain=False)
-            self._send(
-                topic, b"", retain=True
-            )  # an empty retained message deletes the retained one
+            # An empty retained message deletes the retained one.
+            self._send(topic, b"", retain=True)
 
     def republish(self) -> None:
         """Every open alarm again (after a reconnection)."""
