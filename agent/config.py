@@ -97,6 +97,15 @@ class Hub(Strict):
     # Before compression; the hub refuses bodies over 64 MiB (sync.envelope.MAX_BODY_BYTES).
     batch_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=32 * 1024 * 1024)
     timeout: Duration = timedelta(seconds=30)
+    # The longest wait between tries while the hub is unreachable (back-off with jitter doubles
+    # up to it): how soon after the link returns the catch-up begins, at most.
+    max_backoff: Duration = timedelta(minutes=5)
+
+    @model_validator(mode="after")
+    def _backoff_after_interval(self) -> Hub:
+        if self.max_backoff < max(self.sync_interval, timedelta(seconds=1)):
+            raise ValueError("max_backoff must be at least the sync interval (and 1s)")
+        return self
 
 
 class Storage(Strict):

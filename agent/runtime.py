@@ -166,6 +166,7 @@ class Agent:
             clock=self.clock,
             check_config=lambda version, at: downlink.check(self.config, version, at),
             max_size=self.config.storage.max_size,
+            max_backoff=hub.max_backoff.total_seconds(),
         )
 
     def start(self) -> None:

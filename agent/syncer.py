@@ -51,6 +51,7 @@ class Syncer:
         clock: Callable[[], float] = time.time,
         check_config: Callable[[ConfigVersion, float], NewConfig] | None = None,
         max_size: int | None = None,
+        max_backoff: float = 300.0,
     ) -> None:
         # Validates a delivered configuration version here, off the writer's thread (apprise
         # loads its plugins for the URL checks); None: versions are not applied.
@@ -70,7 +71,7 @@ class Syncer:
         self.agent_version = agent_version
         self.clock = clock
         self.status = SyncStatus()
-        self.backoff = Backoff(base=max(1.0, interval), cap=300.0)
+        self.backoff = Backoff(base=max(1.0, interval), cap=max_backoff)
         self._devices_sent = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fw-sync", daemon=True)

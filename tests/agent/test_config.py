@@ -335,6 +335,11 @@ MISTAKES = [
         id="unknown storage post",
     ),
     pytest.param(
+        [('token: "${FW_AGENT_TOKEN}"}', "token: t, sync_interval: 1m, max_backoff: 30s}")],
+        ["hub: max_backoff must be at least the sync interval (and 1s)"],
+        id="back-off shorter than the sync interval",
+    ),
+    pytest.param(
         [("id: freezer-silent", "id: storage_pressure")],
         ["rules[1].id: 'storage_pressure' is the agent's own alarm"],
         id="reserved rule id",
@@ -347,6 +352,18 @@ def test_a_mistake_is_reported_by_its_path(edits: list[tuple[str, str]], errors:
     with pytest.raises(ConfigError) as raised:
         parse_site(broken(*edits), env={})
     assert raised.value.errors == errors
+
+
+def test_the_back_off_is_capped_at_five_minutes_unless_written() -> None:
+    default, _ = parse_site(EXAMPLE, env={})
+    written, _ = parse_site(
+        broken(('token: "${FW_AGENT_TOKEN}"}', "token: t, max_backoff: 1h}")), env={}
+    )
+    assert default.hub is not None and written.hub is not None
+    assert (default.hub.max_backoff, written.hub.max_backoff) == (
+        timedelta(minutes=5),
+        timedelta(hours=1),
+    )
 
 
 def test_the_store_is_bounded_by_default_and_sizes_read_as_written() -> None:

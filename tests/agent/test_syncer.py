@@ -15,6 +15,7 @@ from agent import outbox, store
 from agent.config import SiteConfig, parse_site
 from agent.counters import CounterGuard
 from agent.retention import Policy, Retention
+from agent.runtime import Agent
 from agent.syncer import Syncer
 from agent.writer import Writer
 from collector.models import Reading
@@ -355,3 +356,21 @@ def make_syncer(config: SiteConfig, writer: Writer, client: SyncClient) -> Synce
         interval=1.0,
         batch_size=2,
     )
+
+
+def test_the_back_off_cap_is_the_sites(tmp_path: Path) -> None:
+    config = site_config(
+        tmp_path / "agent.db",
+        "mqtt://127.0.0.1:1",
+        hub_url="http://127.0.0.1:1",
+        token="t",
+        hub_options="max_backoff: 20s",
+    )
+    agent = Agent(config)
+    agent.start()  # no broker, no hub: both are retried in the background
+    try:
+        assert agent.syncer is not None
+        assert agent.syncer.backoff.cap == 20.0
+        assert max(agent.syncer.backoff.next_delay() for _ in range(50)) <= 20.0
+    finally:
+        agent.stop()
