@@ -170,7 +170,6 @@ class Agent:
         )
 
     def start(self) -> None:
-        _tune_gc()
         self.writer.start()
         self.notifier.start()
         self.subscriber.start()
@@ -259,11 +258,15 @@ def retention(config: SiteConfig) -> Retention:
     return Retention(policy, config.site.id, hub=hub is not None, post=storage.post)
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Collect garbage less often. Every reading is a new object and thousands are in flight at
     once, so the default threshold (700 allocations) ran the collector constantly — at batched
     rates it took half the time of parsing — while the agent makes almost no cyclic garbage.
-    What exists at start (configuration, rules, modules) is frozen out of every collection."""
+    What exists at start (configuration, rules, modules) is frozen out of every collection.
+
+    For the agent's own process only (``run_from_config``), never from ``Agent.start``: it is
+    process-wide, and a process that embeds agents and makes cyclic garbage (a SQLite connection
+    is a cycle, closed only by the collector if not closed by hand) would keep what it froze."""
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
@@ -306,6 +309,7 @@ def run_from_config(path: Path) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    tune_gc()
     agent.start()
     agent.wait()
     log.info("stopping")

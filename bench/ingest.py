@@ -38,7 +38,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.config import parse_site
-from agent.runtime import Agent
+from agent.runtime import Agent, tune_gc
 from tests.support.mosquitto import private_broker
 
 DEVICES = 100
@@ -286,6 +286,8 @@ def main() -> None:
         help="the naive subscriber commits per message; fewer keep the run short",
     )
     args = parser.parse_args()
+    # As `agent run` does, for the whole run: the bare client is measured under the same settings.
+    tune_gc()
     with tempfile.TemporaryDirectory() as tmp, private_broker(Path(tmp) / "broker") as broker:
         workdir = Path(tmp)
         native = SCENARIOS[0]
