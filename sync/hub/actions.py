@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, tuple_
+from sqlalchemy import ColumnElement, Connection, RowMapping, select, tuple_
 
 from rules.actions import (
     ALARM_KINDS,
@@ -181,25 +181,21 @@ def standings(
     if not open_alarms:
         return {}
     table = schema.alarm_actions
-    rows = conn.execute(
-        select(table).where(
-            tuple_(table.c.site, table.c.rule).in_(list(open_alarms)),
-            table.c.action.not_in(sorted(ALARM_KINDS)),
-        )
-    ).mappings()
-    logs: dict[tuple[str, str], list[Action]] = {key: [] for key in open_alarms}
-    for row in rows:
-        logs[(row["site"], row["rule"])].append(_from_row(row))
-    return {key: standing(log, now, open_alarms[key]) for key, log in logs.items()}
+    found = _point_logs(conn, tuple_(table.c.site, table.c.rule).in_(list(open_alarms)))
+    return {key: standing(found.get(key, []), now, alarm) for key, alarm in open_alarms.items()}
 
 
 def point_logs(conn: Connection, site: str | None) -> dict[tuple[str, str], list[Action]]:
     """Every shelve, suppress and service action of a site (or of all), by (site, rule): the
     history of how each rule was announced, for the alarm review."""
+    return _point_logs(conn, *([] if site is None else [schema.alarm_actions.c.site == site]))
+
+
+def _point_logs(
+    conn: Connection, *where: ColumnElement[bool]
+) -> dict[tuple[str, str], list[Action]]:
     table = schema.alarm_actions
-    query = select(table).where(table.c.action.not_in(sorted(ALARM_KINDS)))
-    if site is not None:
-        query = query.where(table.c.site == site)
+    query = select(table).where(table.c.action.not_in(sorted(ALARM_KINDS)), *where)
     logs: dict[tuple[str, str], list[Action]] = {}
     for row in conn.execute(query).mappings():
         logs.setdefault((row["site"], row["rule"] or ""), []).append(_from_row(row))
