@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -251,7 +251,7 @@ class Round:
 
 
 def run(port: int, workdir: Path, scenario: Scenario, n: int, k: int) -> Round:
-    figures = []
+    measured: dict[str, tuple[float, float]] = {}
     for role in ("bare", "agent"):
         client_id = f"bench-{role}-{k}"
         prepare_session(port, client_id, scenario.filter)
@@ -261,12 +261,9 @@ def run(port: int, workdir: Path, scenario: Scenario, n: int, k: int) -> Round:
             elapsed = drain_bare(port, client_id, n)
         else:
             elapsed = drain_agent(scenario, port, client_id, n, workdir / f"agent-{k}.db")
-        figures += [n / elapsed, (time.process_time() - cpu) / n]
-    return Round(figures[0], figures[2], figures[1], figures[3])
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
+        measured[role] = (n / elapsed, (time.process_time() - cpu) / n)
+    (bare, bare_cpu), (agent, agent_cpu) = measured["bare"], measured["agent"]
+    return Round(bare, agent, bare_cpu, agent_cpu)
 
 
 def main() -> None:
