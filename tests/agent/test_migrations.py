@@ -1,10 +1,10 @@
-import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
 from agent import store
 from agent.migrations import migrations
+from tests.agent.test_store import insert_readings
 
 
 def test_migrations_are_recorded_in_the_database(tmp_path: Path) -> None:
@@ -34,19 +34,11 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     assert conn.execute("SELECT name, applied_at FROM _sqlite_migrations").fetchall() == applied
 
 
-def _insert(conn: sqlite3.Connection, n: int) -> None:
-    first = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
-    conn.executemany(
-        "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?,?,?,?,?)",
-        [("d", "power", float(first + i), 1.0, float(first + i)) for i in range(n)],
-    )
-
-
 def test_upgrading_a_store_with_duplicate_rows_keeps_the_first(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "a.db")
     db = sqlite_utils.Database(conn)
     migrations.apply(db, stop_before="m002_one_row_per_message")
-    _insert(conn, 2)
+    insert_readings(conn, 2)
     conn.execute(
         "INSERT INTO readings (device, metric, ts, value, received_at) VALUES ('d','power',0,9,9)"
     )

@@ -29,7 +29,8 @@ def test_a_store_belongs_to_one_site(tmp_path: Path) -> None:
         store.open_store(tmp_path / "a.db", "school")
 
 
-def _insert(conn: sqlite3.Connection, n: int) -> None:
+def insert_readings(conn: sqlite3.Connection, n: int) -> None:
+    """``n`` more readings of one series, one a second."""
     first = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
     conn.executemany(
         "INSERT INTO readings (device, metric, ts, value, received_at) VALUES (?,?,?,?,?)",
@@ -39,7 +40,7 @@ def _insert(conn: sqlite3.Connection, n: int) -> None:
 
 def test_cursor_follows_the_hub(tmp_path: Path) -> None:
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    _insert(conn, 5)
+    insert_readings(conn, 5)
     store.set_cursor(conn, "readings", 3)
     assert store.cursors(conn) == {"readings": 3}
     assert [r[0] for r in conn.execute("SELECT id FROM readings")] == [1, 2, 3, 4, 5]
@@ -47,9 +48,9 @@ def test_cursor_follows_the_hub(tmp_path: Path) -> None:
 
 def test_a_new_store_is_renumbered_after_what_the_hub_already_holds(tmp_path: Path) -> None:
     conn = store.open_store(tmp_path / "a.db", "clinic")
-    _insert(conn, 3)
+    insert_readings(conn, 3)
     store.set_cursor(conn, "readings", 1000)
     assert [r[0] for r in conn.execute("SELECT id FROM readings")] == [1001, 1002, 1003]
-    _insert(conn, 1)
+    insert_readings(conn, 1)
     assert conn.execute("SELECT MAX(id) FROM readings").fetchone()[0] == 1004
     assert store.cursors(conn) == {"readings": 1000}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.agent import wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_yaml
 from tests.support.wait import until
@@ -66,7 +67,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path, broker
     config.write_text(site_yaml(db, broker.url))
     log = tmp_path / "agent.log"
     agent = start(config, log)
-    until(lambda: "subscribed on" in log.read_text(errors="replace"), timeout=30)
+    wait_subscribed(log)
     sender = threading.Thread(target=publish_all, args=(broker.port,))
     sender.start()
     for mark in KILL_AT:

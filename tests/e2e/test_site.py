@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.agent import wait_subscribed
 from tests.support.hub import Hub, running_hub
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_yaml
@@ -80,15 +81,11 @@ def agent(tmp_path: Path, broker: Broker, hub: Hub) -> Iterator[AgentProcess]:
         process.stop()
 
 
-def wait_subscribed(agent: AgentProcess) -> None:
-    until(lambda: "subscribed on" in agent.log.read_text(errors="replace"), timeout=30)
-
-
 def test_a_reading_becomes_an_alarm_acknowledged_at_the_hub_and_seen_at_the_agent(
     broker: Broker, hub: Hub, agent: AgentProcess
 ) -> None:
     token = hub.create_user("wang", "maintenance")
-    wait_subscribed(agent)
+    wait_subscribed(agent.log)
     client = publisher(broker.port)
     publish(client, f"fw/{SITE}/freezer-1/temperature", {"value": -18.5})
     publish(client, f"fw/{SITE}/freezer-1/temperature", {"value": -12.0})
@@ -128,7 +125,7 @@ def test_readings_that_arrive_while_the_hub_is_down_reach_it_exactly_once(
     broker: Broker, hub: Hub, agent: AgentProcess
 ) -> None:
     token = hub.create_user("energy", "energy")
-    wait_subscribed(agent)
+    wait_subscribed(agent.log)
     hub.stop()
     client = publisher(broker.port)
     for i in range(300):
@@ -152,7 +149,7 @@ def test_a_killed_agent_keeps_what_it_committed_and_its_alarm_state(
     broker: Broker, hub: Hub, agent: AgentProcess
 ) -> None:
     token = hub.create_user("li", "admin")
-    wait_subscribed(agent)
+    wait_subscribed(agent.log)
     client = publisher(broker.port)
     publish(client, f"fw/{SITE}/freezer-1/temperature", {"value": -10.0})
     # Device timestamps identify a message delivered again after the kill (see agent/store.py).

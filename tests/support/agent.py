@@ -11,6 +11,18 @@ from pathlib import Path
 
 from tests.support.wait import until
 
+# The agent's log line once the broker has granted its subscriptions (agent.mqtt): only then are
+# messages for the site routed to its session, so tests publish after it.
+SUBSCRIBED = "subscribed on"
+
+
+def wait_subscribed(log: Path, times: int = 1) -> None:
+    """Until ``log`` (an agent's output) shows its subscriptions granted ``times`` times."""
+    until(
+        lambda: log.exists() and log.read_text(errors="replace").count(SUBSCRIBED) >= times,
+        timeout=30,
+    )
+
 
 class AgentProcess:
     def __init__(self, workdir: Path, config: str) -> None:
@@ -35,7 +47,7 @@ class AgentProcess:
 
     def wait_subscribed(self) -> None:
         """Until this run of the process is connected and its subscriptions are granted."""
-        until(lambda: self.log_text().count("subscribed on") >= self.starts, timeout=30)
+        wait_subscribed(self.log, self.starts)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -36,6 +36,7 @@ from tests.agent.notify.conftest import (
     notify_site,
 )
 from tests.agent.writer.test_core import T0, temp
+from tests.support.agent import wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher
 from tests.support.wait import until
@@ -244,7 +245,7 @@ def test_an_agent_killed_while_sending_delivers_after_restart(
     log = tmp_path / "agent.log"
     webhook.hold = hold = threading.Event()  # the first delivery is never answered
     first = _start(site, log)
-    until(lambda: "subscribed on" in log.read_text(errors="replace"), timeout=30)
+    wait_subscribed(log)
     publish(publisher(broker.port), "fw/notify-kill/freezer-1/temperature", {"ts": T0, "value": -9})
     assert webhook.arrived.wait(30)
     os.kill(first.pid, signal.SIGKILL)
