@@ -1,44 +1,74 @@
-"""Subscribes to the site's topics and hands every message to the writer.
+"""The subscriber that parses in paho's network thread, and what both process layouts share.
 
-QoS 1 with a persistent session (fixed client id, no clean start) and manual acknowledgement: a
-message is acknowledged to the broker only after the writer has committed what it became, so a
-killed agent loses nothing the broker delivered — the broker sends it again.
+The session itself (QoS 1, persistent, acknowledged after the commit) is ``agent.session``;
+``agent.relay`` is the other layout, with the session in a process of its own.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
+from agent.session import ProtocolChoice, Session
 from collector.formats import Parsed, Router
 from collector.models import Rejection
 
 log = logging.getLogger(__name__)
 
-# The broker keeps our session (and queued QoS 1 messages) this long while we are away.
-SESSION_EXPIRY_S = 7 * 24 * 3600
-# How many unacknowledged messages the broker may have in flight to us: commits come in batches,
-# so the window must hold at least one batch or throughput collapses to window / commit interval.
-RECEIVE_MAXIMUM = 20_000
-
-UNSUPPORTED_PROTOCOL = 132  # CONNACK reason code 0x84
-CONNACK_WAIT_S = 5.0
-Protocol = Literal["auto", "5", "3.1.1"]
-
 Submit = Callable[[Sequence[Parsed], Callable[[], None] | None], None]
 
 
-class Subscriber:
+class Inbound(Protocol):
+    """What the rest of the agent sees of the MQTT side, in either process layout."""
+
+    host: str
+    port: int
+    router: Router
+    received_by_format: Counter[str]
+    on_connected: Callable[[], None] | None
+    restarts: int  # receiver processes replaced (agent.relay); always 0 in one process
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def subscribed(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def reroute(self, router: Router) -> None: ...
+
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None: ...
+
+
+def read_message(router: Router, topic: bytes, payload: bytes, now: float) -> list[Parsed]:
+    """What one message becomes; never raises (an exception would kill the thread reading)."""
+    try:
+        return router.parse(topic.decode("utf-8"), payload, now)
+    except Exception as error:
+        log.exception("parser failed on a message")
+        name = topic.decode("utf-8", "replace")
+        return [Rejection(name, payload[:4096], f"bad message: {error!r}", now)]
+
+
+def format_of(router: Router, topic: bytes) -> str:
+    try:
+        return router.format_of(topic.decode("utf-8"))
+    except Exception:  # the message's parsing reports it
+        return "unknown"
+
+
+class Subscriber(Session):
+    """Parses each message in paho's network thread and hands it to the writer: one process,
+    whose Python runs on one core at a time (``agent.relay`` spreads it over two)."""
+
     def __init__(
         self,
         url: str,
@@ -49,178 +79,40 @@ class Subscriber:
         username: str | None = None,
         password: str | None = None,
         keepalive: int = 30,
-        protocol: Protocol = "auto",
+        protocol: ProtocolChoice = "auto",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        parts = urlsplit(url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        self.router = router
-        self.site = router.site
-        self.submit = submit
-        self.received_by_format: Counter[str] = Counter()
-        self.clock = clock
-        self.keepalive = keepalive
-        self.connected = False
-        self.subscribed = False
-        self.received = 0
-        self.protocol = protocol
-        self.use_tls = parts.scheme == "mqtts"
-        self.client_id = client_id or f"facilitywatch-agent-{router.site}"
-        self.username, self.password = username, password
-        # Runs in the network thread after every (re)connection; it must not block.
-        self.on_connected: Callable[[], None] | None = None
-        self._switching = threading.Lock()
-        self._stopped = False
-        self.client = self._build(mqtt.MQTTv311 if protocol == "3.1.1" else mqtt.MQTTv5)
-
-    def _build(self, version: MQTTProtocolVersion) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=version,
-            # v3.1.1 asks for a persistent session here; v5 does it at connect (clean_start).
-            clean_session=False if version == mqtt.MQTTv311 else None,
-            manual_ack=True,
+        super().__init__(
+            url,
+            router.subscriptions(),
+            client_id=client_id or f"facilitywatch-agent-{router.site}",
+            username=username,
+            password=password,
+            keepalive=keepalive,
+            protocol=protocol,
         )
-        if self.use_tls:
-            client.tls_set()
-        if self.username:
-            client.username_pw_set(self.username, self.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        if version == mqtt.MQTTv5 and self.protocol == "auto":
-            client.on_socket_open = self._watch_connack
-        return client
-
-    def _watch_connack(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        # Some brokers (amqtt 0.12) answer a v5 CONNECT with silence instead of a refusal.
-        def check() -> None:
-            if not self.connected and self.client is client and not self._stopped:
-                log.warning(
-                    "broker %s:%s did not answer an MQTT v5 CONNECT; using 3.1.1",
-                    self.host,
-                    self.port,
-                )
-                self._fall_back_to_v311()
-
-        timer = threading.Timer(CONNACK_WAIT_S, check)
-        timer.daemon = True
-        timer.start()
-
-    def start(self) -> None:
-        if self.client.protocol == mqtt.MQTTv311:
-            self.client.connect_async(self.host, self.port, self.keepalive)
-        else:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
-            properties.ReceiveMaximum = RECEIVE_MAXIMUM
-            self.client.connect_async(
-                self.host, self.port, self.keepalive, clean_start=False, properties=properties
-            )
-        self.client.loop_start()
-
-    def _fall_back_to_v311(self) -> None:
-        """Reconnect with MQTT 3.1.1 to a broker that refused v5 (older brokers, amqtt)."""
-        with self._switching:
-            old = self.client
-            if old.protocol == mqtt.MQTTv311 or self._stopped:
-                return
-            old.disconnect()
-            old.loop_stop()
-            self.client = self._build(mqtt.MQTTv311)
-            self.start()
+        self.router = router
+        self.submit = submit
+        self.clock = clock
+        self.received = 0
+        self.received_by_format: Counter[str] = Counter()
+        self.restarts = 0
 
     def reroute(self, router: Router) -> None:
         """Parse with ``router`` from now on, and subscribe to what it reads and no longer to
         what it does not. A message parsed before this is handled as that router made it."""
-        before = set(self.router.subscriptions())
         self.router = router
-        after = set(router.subscriptions())
-        # While disconnected, the next connection subscribes to what the new router reads.
-        if self.connected and after - before:
-            self.client.subscribe([(topic, 1) for topic in sorted(after - before)])
-        if self.connected and before - after:
-            self.client.unsubscribe(sorted(before - after))
-
-    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
-        """QoS 1; paho queues it while the broker is away and sends it on reconnection."""
-        self.client.publish(topic, payload, qos=1, retain=retain)
-
-    def stop(self) -> None:
-        with self._switching:
-            self._stopped = True
-            self.client.disconnect()
-            self.client.loop_stop()
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if reason.is_failure:
-            if reason.value == UNSUPPORTED_PROTOCOL and self.protocol == "auto":
-                log.warning(
-                    "broker %s:%s does not speak MQTT v5; using 3.1.1", self.host, self.port
-                )
-                # Not from this thread: loop_stop() joins the thread running this callback.
-                threading.Thread(target=self._fall_back_to_v311, daemon=True).start()
-                return
-            log.error("broker %s:%s refused the connection: %s", self.host, self.port, reason)
-            return
-        self.connected = True
-        log.info(
-            "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
-        )
-        client.subscribe([(topic, 1) for topic in self.router.subscriptions()])
-        if self.on_connected is not None:
-            self.on_connected()
-
-    def _on_subscribe(
-        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
-    ) -> None:
-        # Until the broker has granted the subscription, messages for this site are not routed
-        # to the session; operators and tests wait for this line, not for "connected".
-        refused = [reason for reason in reasons if reason.is_failure]
-        if refused:
-            log.error(
-                "broker %s:%s refused %d subscription(s): %s",
-                self.host,
-                self.port,
-                len(refused),
-                ", ".join(str(reason) for reason in refused),
-            )
-        self.subscribed = len(refused) < len(reasons)
-        log.info(
-            "subscribed on %s:%s (%d granted)", self.host, self.port, len(reasons) - len(refused)
-        )
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if self.connected:
-            log.warning("disconnected from broker (%s); reconnecting with back-off", reason)
-        self.connected = False
-        self.subscribed = False
+        self.set_topics(router.subscriptions())
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.received += 1
-        now = self.clock()
-        try:
-            topic = message.topic
-            self.received_by_format[self.router.format_of(topic)] += 1
-            items = self.router.parse(topic, bytes(message.payload), now)
-        except Exception as error:  # an exception here would kill paho's network thread
-            log.exception("parser failed on a message")
-            topic = bytes(message._topic).decode("utf-8", "replace")
-            items = [
-                Rejection(topic, bytes(message.payload[:4096]), f"bad message: {error!r}", now)
-            ]
-        mid, qos = message.mid, message.qos
+        topic, payload = bytes(message._topic), bytes(message.payload)
+        self.received_by_format[format_of(self.router, topic)] += 1
+        items = read_message(self.router, topic, payload, self.clock())
+        generation, mid, qos = self.generation, message.mid, message.qos
 
         def ack() -> None:
-            client.ack(mid, qos)
+            self.ack(generation, mid, qos)
 
         # The acknowledgement runs once everything the message became is committed (at once
         # for a status message we do not read).

@@ -123,7 +123,7 @@ def test_a_broker_without_mqtt_v5_is_spoken_to_in_3_1_1(tmp_path: Path) -> None:
         running = Agent(site_config(tmp_path / "agent.db", amqtt.url))
         running.start()
         until(lambda: running.subscriber.subscribed, timeout=30)
-        assert running.subscriber.client.protocol == mqtt.MQTTv311
+        assert running.subscriber.version == mqtt.MQTTv311
         client = publisher(int(amqtt.url.rsplit(":", 1)[1]))
         publish(client, "fw/clinic/main-meter/power", b"42")
         until(lambda: count(running.config.storage.path, "SELECT COUNT(*) FROM readings") == 1)
