@@ -80,6 +80,9 @@ class Mqtt(Strict):
     protocol: Literal["auto", "5", "3.1.1"] = "auto"
     # Alarm states on fw/<site>/alarms/<id> (retained) for sirens, lights and displays on site.
     publish_alarms: bool = True
+    # process: the MQTT session runs in a process of its own (agent.relay), so paho's packet
+    # handling and the agent's parsing, rules and commits use two cores; thread: all in one.
+    receiver: Literal["process", "thread"] = "process"
 
     @field_validator("url")
     @classmethod

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent import outbox, retention
-from agent.mqtt import Subscriber
+from agent.mqtt import Inbound
 from agent.notify import Notifier
 from agent.notify import outbox as notify_outbox
 from agent.syncer import Syncer
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass(eq=False)
 class AgentCollector(Collector):
     writer: Writer
-    subscriber: Subscriber
+    subscriber: Inbound
     syncer: Syncer | None
     poller: Poller | None
     reader: sqlite3.Connection
@@ -80,6 +80,11 @@ class AgentCollector(Collector):
             "fw_mqtt_connected",
             "1 while connected to the broker",
             value=int(self.subscriber.connected),
+        )
+        yield CounterMetricFamily(
+            "fw_mqtt_receiver_restarts",
+            "MQTT receiver processes that ended unasked and were replaced",
+            value=self.subscriber.restarts,
         )
         yield from self._sync()
         yield from self._store()

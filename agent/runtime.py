@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import sqlite3
@@ -22,9 +21,11 @@ from agent import actions, downlink, store
 from agent.annunciator import Annunciator
 from agent.config import ConfigError, SiteConfig, load_site
 from agent.counters import CounterGuard
+from agent.memory import tune_gc
 from agent.metrics import AgentCollector, serve_metrics
-from agent.mqtt import Subscriber
+from agent.mqtt import Inbound, Subscriber
 from agent.notify import Notifier, ScrubSecrets, configured_urls, target
+from agent.relay import Relay
 from agent.retention import Policy, Retention
 from agent.syncer import Syncer
 from agent.writer import Tick, Writer
@@ -37,7 +38,6 @@ from sync.client import SyncClient
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1
-GC_THRESHOLD = 50_000
 
 
 def agent_version() -> str:
@@ -76,7 +76,8 @@ class Agent:
             on_reconfigure=self._reconfigured,
             retention=retention(config),
         )
-        self.subscriber = Subscriber(
+        inbound = Relay if config.mqtt.receiver == "process" else Subscriber
+        self.subscriber: Inbound = inbound(
             config.mqtt.url,
             build_router(config.devices, config.site.id, ZoneInfo(config.site.timezone)),
             self.writer.submit_many,
@@ -256,19 +257,6 @@ def retention(config: SiteConfig) -> Retention:
         protect=hub.batch_size if hub is not None else 0,
     )
     return Retention(policy, config.site.id, hub=hub is not None, post=storage.post)
-
-
-def tune_gc() -> None:
-    """Collect garbage less often. Every reading is a new object and thousands are in flight at
-    once, so the default threshold (700 allocations) ran the collector constantly — at batched
-    rates it took half the time of parsing — while the agent makes almost no cyclic garbage.
-    What exists at start (configuration, rules, modules) is frozen out of every collection.
-
-    For the agent's own process only (``run_from_config``), never from ``Agent.start``: it is
-    process-wide, and a process that embeds agents and makes cyclic garbage (a SQLite connection
-    is a cycle, closed only by the collector if not closed by hand) would keep what it froze."""
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def scrub_logs(config: SiteConfig) -> None:

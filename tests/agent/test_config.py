@@ -340,6 +340,16 @@ MISTAKES = [
         id="back-off shorter than the sync interval",
     ),
     pytest.param(
+        [
+            (
+                'mqtt: {url: "mqtt://127.0.0.1:1883"}',
+                'mqtt: {url: "mqtt://127.0.0.1:1883", receiver: fork}',
+            )
+        ],
+        ["mqtt.receiver: Input should be 'process' or 'thread'"],
+        id="unknown receiver layout",
+    ),
+    pytest.param(
         [("id: freezer-silent", "id: storage_pressure")],
         ["rules[1].id: 'storage_pressure' is the agent's own alarm"],
         id="reserved rule id",
@@ -364,6 +374,14 @@ def test_the_back_off_is_capped_at_five_minutes_unless_written() -> None:
         timedelta(minutes=5),
         timedelta(hours=1),
     )
+
+
+def test_the_mqtt_session_runs_in_a_process_of_its_own_unless_written() -> None:
+    default, _ = parse_site(EXAMPLE, env={})
+    written, _ = parse_site(
+        broken(('mqtt: {url: "mqtt://127.0.0.1:1883"}', "mqtt: {receiver: thread}")), env={}
+    )
+    assert (default.mqtt.receiver, written.mqtt.receiver) == ("process", "thread")
 
 
 def test_the_store_is_bounded_by_default_and_sizes_read_as_written() -> None:

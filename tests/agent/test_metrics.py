@@ -46,6 +46,7 @@ def test_metrics_count_what_the_agent_did(agent: Agent, broker: Broker) -> None:
     assert metrics[("fw_quarantined_total", (("device", "ghost"),))] == 1
     assert metrics[("fw_unsent", (("stream", "readings"),))] == 1
     assert metrics[("fw_mqtt_connected", ())] == 1
+    assert metrics[("fw_mqtt_receiver_restarts_total", ())] == 0
     assert metrics[("fw_queue_depth", ())] == 0
     assert metrics[("fw_commit_seconds_total", ())] > 0
     assert 0 < metrics[("fw_store_bytes", ())] < metrics[("fw_store_max_bytes", ())] == 500e6

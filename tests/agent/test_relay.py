@@ -1,0 +1,172 @@
+"""The MQTT session in a process of its own (agent.relay, agent.receiver), against a real
+private Mosquitto: nothing lost or doubled when either process dies, and nothing left behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.config import parse_site
+from agent.relay import Relay
+from agent.runtime import Agent
+from tests.support.agent import AgentProcess
+from tests.support.mosquitto import Broker
+from tests.support.site import publish, publisher, site_config, site_yaml
+from tests.support.wait import until
+
+POWER = "fw/clinic/main-meter/power"
+
+
+def count(db: Path, sql: str = "SELECT COUNT(*) FROM readings") -> int:
+    conn = sqlite3.connect(db)
+    try:
+        value: int = conn.execute(sql).fetchone()[0]
+        return value
+    finally:
+        conn.close()
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started, from any of its threads (Linux)."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+        found.update(int(child) for child in text.split())
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"  # a zombie has ended
+
+
+@pytest.fixture
+def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    running.start()
+    until(lambda: running.subscriber.subscribed)
+    yield running
+    running.stop()
+
+
+def test_the_session_runs_in_a_receiver_process_whose_log_is_the_agents(
+    tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agent.mqtt")
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    assert isinstance(running.subscriber, Relay)
+    running.start()
+    until(lambda: running.subscriber.subscribed)
+    receivers = children(os.getpid()) & {running.subscriber._process.pid}  # type: ignore[union-attr]
+    assert len(receivers) == 1
+    client = publisher(broker.port)
+    for value in range(20):
+        publish(client, POWER, str(value))
+    until(lambda: count(running.config.storage.path) == 20)
+    assert running.subscriber.received_by_format == {"native": 20}
+    running.stop()
+    client.disconnect()
+    (receiver,) = receivers
+    assert not alive(receiver)
+    lines = [r.getMessage() for r in caplog.records if r.name == "agent.mqtt"]
+    assert any(line.startswith("subscribed on 127.0.0.1:") for line in lines)
+
+
+def test_a_receiver_that_dies_is_replaced_and_nothing_is_lost_or_doubled(
+    agent: Agent, broker: Broker
+) -> None:
+    relay = agent.subscriber
+    assert isinstance(relay, Relay) and relay._process is not None
+    first = relay._process.pid
+    client = publisher(broker.port)
+
+    def send() -> None:
+        for value in range(400):
+            publish(client, POWER, {"ts": 1_763_900_000 + value, "value": value})
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    until(lambda: count(agent.config.storage.path) >= 50, every=0.005)
+    os.kill(first, signal.SIGKILL)
+    sender.join(60)
+    until(lambda: count(agent.config.storage.path) == 400, timeout=30)
+    assert relay.restarts == 1
+    assert agent.metrics_port is not None
+    metrics = httpx.get(f"http://127.0.0.1:{agent.metrics_port}/metrics").text
+    assert "fw_mqtt_receiver_restarts_total 1.0" in metrics
+    assert relay._process.pid != first
+    until(lambda: relay.subscribed)
+    client.disconnect()
+    # Redelivered messages the first receiver had passed on are recognised, not stored again.
+    assert count(agent.config.storage.path, "SELECT COUNT(DISTINCT ts) FROM readings") == 400
+
+
+def test_nothing_is_acknowledged_before_its_commit_and_the_receiver_dies_with_the_agent(
+    tmp_path: Path, broker: Broker
+) -> None:
+    process = AgentProcess(tmp_path, site_yaml(tmp_path / "agent.db", broker.url))
+    process.start()
+    process.wait_subscribed()
+    assert process.process is not None
+    agent_pid = process.process.pid
+    (receiver,) = children(agent_pid)
+    port = re.search(r"metrics on http://127.0.0.1:(\d+)/", process.log_text())
+    assert port is not None
+    # Hold the store's write lock: the writer cannot commit, so nothing may be acknowledged.
+    blocker = sqlite3.connect(process.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    client = publisher(broker.port)
+    for value in range(100):
+        publish(client, POWER, str(value))
+    received = 'fw_messages_received_total{format="native"} 100.0'
+    until(lambda: received in httpx.get(f"http://127.0.0.1:{port[1]}/metrics").text)
+    process.kill()
+    until(lambda: not alive(receiver))
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    process.start()
+    until(lambda: process.count("SELECT COUNT(*) FROM readings") == 100, timeout=30)
+    assert process.stop() == 0
+    client.disconnect()
+
+
+def test_a_stop_while_the_receiver_starts_leaves_nothing_running(
+    tmp_path: Path, broker: Broker
+) -> None:
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    before = children(os.getpid())
+    running.start()
+    running.stop()
+    until(lambda: not {pid for pid in children(os.getpid()) - before if alive(pid)})
+
+
+def test_the_single_process_layout_still_takes_every_message(
+    tmp_path: Path, broker: Broker
+) -> None:
+    yaml = site_yaml(tmp_path / "agent.db", broker.url).replace(
+        'client_id: "agent-clinic-', 'receiver: thread, client_id: "agent-clinic-'
+    )
+    config, _ = parse_site(yaml, env={})
+    assert config.mqtt.receiver == "thread"
+    running = Agent(config)
+    assert not isinstance(running.subscriber, Relay)
+    running.start()
+    until(lambda: running.subscriber.subscribed)
+    client = publisher(broker.port)
+    for value in range(20):
+        publish(client, POWER, str(value))
+    until(lambda: count(config.storage.path) == 20)
+    running.stop()
+    client.disconnect()
