@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -36,12 +36,25 @@ GATHER_S = 0.002
 
 # Committed messages are acknowledged from paho's network thread as the next message arrives:
 # sent from another thread, each acknowledgement handed the interpreter lock back and forth, and
-# that cost paho more than a message's own handling. After this long with no message to carry
-# them (an idle site, or a full receive window), they are sent from the commands thread.
+# that cost paho more than a message's own handling. Those no message has carried within this
+# long (an idle site, or a full receive window) are sent from the commands thread.
 ACK_WAIT_S = 0.005
 
 # (connection, topic, payload, packet id, QoS): the connection is ``Session.generation``.
 Message = tuple[int, bytes, bytes, int, int]
+T = TypeVar("T")
+
+
+def drain(queue: deque[T]) -> list[T]:
+    """Everything in ``queue``, down to what another thread appended meanwhile. Taking only
+    the length seen at the start would leave such an item behind, and its producer, which wakes
+    the consumer only for a first item, would never wake it again."""
+    items: list[T] = []
+    while True:
+        try:
+            items.append(queue.popleft())
+        except IndexError:
+            return items
 
 
 class Channel:
@@ -106,12 +119,8 @@ class Forwarder(Session):
             self._acknowledge()
 
     def _acknowledge(self) -> None:
-        acks = self._acks
-        while acks:
-            try:
-                generation, mid, qos = acks.popleft()
-            except IndexError:  # the other thread took the last one
-                return
+        # Both threads may be here at once: each acknowledges what it took.
+        for generation, mid, qos in drain(self._acks):
             self.ack(generation, mid, qos)
 
     def _forward(self) -> None:
@@ -120,7 +129,7 @@ class Forwarder(Session):
             self._ready.wait()
             self._ready.clear()
             time.sleep(GATHER_S)
-            batch = [outbox.popleft() for _ in range(len(outbox))]
+            batch = drain(outbox)
             if batch:
                 self.channel.send(("messages", batch))
 
@@ -129,21 +138,27 @@ class Forwarder(Session):
 
     def serve(self, conn: Connection) -> None:
         """Carry out what the agent asks until it says stop or goes away."""
+        pending_since = 0.0
         while True:
-            if self._acks and not conn.poll(ACK_WAIT_S):
-                self._acknowledge()  # no message came to carry them
-                continue
+            if self._acks:
+                waited = time.monotonic() - pending_since
+                if waited >= ACK_WAIT_S or not conn.poll(ACK_WAIT_S - waited):
+                    self._acknowledge()  # no message came to carry them
+                    continue
             try:
                 command, *args = conn.recv()
             except (EOFError, OSError):
                 return
             if command == "acks":
+                if not self._acks:
+                    pending_since = time.monotonic()
                 self._acks.extend(args[0])
             elif command == "publish":
                 self.publish(*args)
             elif command == "topics":
                 self.set_topics(args[0])
             elif command == "stop":
+                self._acknowledge()  # the agent sent its last acknowledgements just before
                 return
 
 

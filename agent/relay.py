@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from agent.mqtt import Submit, format_of, read_message
-from agent.receiver import GATHER_S, Message
+from agent.receiver import GATHER_S, Message, drain
 from agent.session import ProtocolChoice, broker_address
 from collector.formats import Router
 
@@ -98,11 +98,13 @@ class Relay:
 
     def _spawn(self) -> Connection:
         ours, theirs = socket.socketpair()
+        command = [sys.executable, "-m", "agent.receiver", str(theirs.fileno()), str(os.getpid())]
         with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "agent.receiver", str(theirs.fileno()), str(os.getpid())],
-                pass_fds=(theirs.fileno(),),
-            )
+            try:
+                self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),))
+            except OSError:
+                ours.close()
+                raise
         conn = Connection(ours.detach())
         self._receivers += 1
         settings = {
@@ -119,13 +121,21 @@ class Relay:
 
     def _read(self) -> None:
         while not self._stopping.is_set():
-            conn = self._spawn()
+            try:
+                conn = self._spawn()
+            except OSError:  # no process could be started (out of memory or processes)
+                log.exception("the MQTT receiver process could not be started; trying again")
+                self._stopping.wait(RESTART_S)
+                continue
             while True:
                 try:
                     message = conn.recv()
                 except (EOFError, OSError):
                     break
-                self._handle(message)
+                try:
+                    self._handle(message)
+                except Exception:  # this thread must outlive any one message
+                    log.exception("relay failed on a message from the receiver")
             self._ended(conn)
 
     def _ended(self, conn: Connection) -> None:
@@ -194,8 +204,7 @@ class Relay:
             self._send_acks()
 
     def _send_acks(self) -> None:
-        acks = self._acks
-        batch = [acks.popleft() for _ in range(len(acks))]
+        batch = drain(self._acks)
         if batch:
             self._send(("acks", batch))
 

@@ -9,6 +9,7 @@ import re
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,6 +112,26 @@ def test_a_receiver_that_dies_is_replaced_and_nothing_is_lost_or_doubled(
     client.disconnect()
     # Redelivered messages the first receiver had passed on are recognised, not stored again.
     assert count(agent.config.storage.path, "SELECT COUNT(DISTINCT ts) FROM readings") == 400
+
+
+def test_a_committed_message_is_acknowledged_though_no_other_message_follows(
+    agent: Agent, broker: Broker
+) -> None:
+    relay = agent.subscriber
+    assert isinstance(relay, Relay) and relay._process is not None
+    client = publisher(broker.port)
+    publish(client, POWER, {"ts": 1_763_900_000, "value": 1})
+    until(lambda: count(agent.config.storage.path) == 1)
+    # Acknowledgements normally ride along with the next message; with none, they leave within
+    # milliseconds. Half a second on, a receiver that dies has nothing left to be sent again.
+    time.sleep(0.5)
+    os.kill(relay._process.pid, signal.SIGKILL)
+    until(lambda: relay.restarts == 1 and relay.subscribed, timeout=30)
+    publish(client, POWER, {"ts": 1_763_900_001, "value": 2})
+    until(lambda: count(agent.config.storage.path) == 2)
+    client.disconnect()
+    assert relay.received == 2
+    assert agent.writer.stats.duplicates == 0
 
 
 def test_nothing_is_acknowledged_before_its_commit_and_the_receiver_dies_with_the_agent(
