@@ -50,6 +50,8 @@ def agent_version() -> str:
 class Agent:
     def __init__(self, config: SiteConfig, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
+        # What the agent opened for its parts, closed once they have stopped.
+        self._closing: list[sqlite3.Connection | httpx.Client] = []
         self.conn = store.open_store(config.storage.path, config.site.id)
         # The newest applied hub version of the devices, posts and rules wins (agent.downlink).
         config, self.config_version = downlink.effective(self.conn, config, clock())
@@ -152,8 +154,10 @@ class Agent:
             log.warning("no hub token configured: monitoring locally, nothing is synced")
             return None
         http = httpx.Client(base_url=hub.url, timeout=hub.timeout.total_seconds())
+        reader = store.connect(self.config.storage.path, readonly=True)
+        self._closing += [http, reader]
         return Syncer(
-            store.connect(self.config.storage.path, readonly=True),
+            reader,
             SyncClient(http, hub.token),
             self.writer,
             site=self.config.site.id,
@@ -193,6 +197,7 @@ class Agent:
 
     def _start_metrics(self, host: str, port: int) -> None:
         reader = store.connect(self.config.storage.path, readonly=True)
+        self._closing.append(reader)
         collector = AgentCollector(
             self.writer,
             self.subscriber,
@@ -235,6 +240,8 @@ class Agent:
         self.conn.close()
         if self._alarm_reader is not None:
             self._alarm_reader.close()
+        for opened in self._closing:
+            opened.close()
 
     def wait(self) -> None:
         self._stop.wait()

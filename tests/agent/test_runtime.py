@@ -1,5 +1,8 @@
 """The agent process parts wired together, against a real private Mosquitto."""
 
+import contextlib
+import gc
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -10,6 +13,8 @@ import pytest
 
 from agent.broker import EmbeddedBroker
 from agent.runtime import Agent
+from sync.hub import auth
+from tests.hubfixtures import RunningHub
 from tests.support.mosquitto import Broker, private_broker
 from tests.support.site import publish, publisher, site_config
 from tests.support.wait import until
@@ -152,3 +157,31 @@ def test_a_batched_message_becomes_a_hundred_readings(agent: Agent, broker: Brok
     batch = [{"ts": T0 + i, "value": -18.0} for i in range(100)]
     publish(client, "fw/clinic/freezer-1/temperature", batch)
     until(lambda: count(db, "SELECT COUNT(*) FROM readings") == 100)
+
+
+def open_files() -> set[str]:
+    """What this process's file descriptors point at (files, sockets, pipes)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor
+            found.add(f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}")
+    return found
+
+
+@pytest.mark.parametrize("hub_db_url", ["sqlite"], indirect=True)
+def test_a_stopped_agent_leaves_nothing_open(
+    tmp_path: Path, broker: Broker, hub: RunningHub
+) -> None:
+    # An embedding process (the tests, the demo) starts and stops agents many times.
+    token = auth.create_agent(hub.hubdb, "clinic", now=time.time())
+    config = site_config(tmp_path / "agent.db", broker.url, hub_url=hub.url, token=token)
+    gc.collect()
+    before = open_files()
+    running = Agent(config)
+    running.start()
+    until(lambda: running.subscriber.subscribed)
+    assert running.syncer is not None and running.metrics_port is not None
+    until(lambda: running.syncer.status.last_ok is not None)
+    running.stop()
+    gc.collect()
+    assert open_files() - before == set()
