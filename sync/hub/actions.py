@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, select, tuple_
+from sqlalchemy import Connection, RowMapping, Select, case, func, select, tuple_
 
 from rules.actions import (
     ALARM_KINDS,
+    CATEGORY_OF,
     IN_SERVICE,
     Action,
     InvalidAction,
@@ -177,25 +178,40 @@ def history(
 def standings(
     conn: Connection, open_alarms: Mapping[tuple[str, str], Alarm], now: float
 ) -> dict[tuple[str, str], Standing]:
-    """The standing of each (site, rule) given, from its point actions."""
+    """The standing of each (site, rule) given, from its point actions.
+
+    A standing is decided by the latest action of each category (shelve, suppress, service)
+    taken by ``now`` (``rules.actions.standing``): only those are read, not a log that a
+    suppress schedule grows every day — as the agent does (``agent.actions.standings``)."""
     if not open_alarms:
         return {}
     table = schema.alarm_actions
-    found = _point_logs(conn, tuple_(table.c.site, table.c.rule).in_(list(open_alarms)))
+    latest = func.row_number().over(
+        partition_by=(table.c.site, table.c.rule, case(CATEGORY_OF, value=table.c.action)),
+        order_by=(table.c.at.desc(), table.c.uid.desc()),
+    )
+    ranked = (
+        select(table, latest.label("latest"))
+        .where(
+            table.c.action.in_(sorted(CATEGORY_OF)),
+            table.c.at <= now,
+            tuple_(table.c.site, table.c.rule).in_(list(open_alarms)),
+        )
+        .subquery()
+    )
+    found = _grouped(conn, select(ranked).where(ranked.c.latest == 1))
     return {key: standing(found.get(key, []), now, alarm) for key, alarm in open_alarms.items()}
 
 
 def point_logs(conn: Connection, site: str | None) -> dict[tuple[str, str], list[Action]]:
     """Every shelve, suppress and service action of a site (or of all), by (site, rule): the
     history of how each rule was announced, for the alarm review."""
-    return _point_logs(conn, *([] if site is None else [schema.alarm_actions.c.site == site]))
-
-
-def _point_logs(
-    conn: Connection, *where: ColumnElement[bool]
-) -> dict[tuple[str, str], list[Action]]:
     table = schema.alarm_actions
-    query = select(table).where(table.c.action.not_in(sorted(ALARM_KINDS)), *where)
+    where = [] if site is None else [table.c.site == site]
+    return _grouped(conn, select(table).where(table.c.action.not_in(sorted(ALARM_KINDS)), *where))
+
+
+def _grouped(conn: Connection, query: Select[Any]) -> dict[tuple[str, str], list[Action]]:
     logs: dict[tuple[str, str], list[Action]] = {}
     for row in conn.execute(query).mappings():
         logs.setdefault((row["site"], row["rule"] or ""), []).append(_from_row(row))

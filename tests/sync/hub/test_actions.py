@@ -1,6 +1,13 @@
+import uuid
+from dataclasses import replace
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from rules.actions import Action, standing
+from rules.alarm import Alarm
 from sync.hub import actions, alarms, board, schema
 from sync.hub.auth import User
 from sync.hub.db import HubDB
@@ -108,3 +115,54 @@ def test_a_disposition_for_an_active_latched_alarm_goes_to_the_agent(hubdb: HubD
     held = actions.take(hubdb, "a1", actions.Request("close", "stock released"), ANN, T0 + 5)
     assert (held.alarm.state, held.alarm.closed_at) == ("unacknowledged", None)
     assert pending(hubdb) == [("close", "a1")]
+
+
+_point_actions = st.lists(
+    st.builds(
+        Action,
+        id=st.text("0123456789abcdef", min_size=4, max_size=4),
+        kind=st.sampled_from(
+            ["shelve", "unshelve", "suppress", "unsuppress", "disable", "enable", "ack", "note"]
+        ),
+        rule=st.sampled_from(["freezer-warm", "freezer-silent"]),
+        by=st.just("li"),
+        at=st.integers(0, 20).map(lambda k: T0 + 60 * k),
+        alarm_id=st.sampled_from([None, "a1"]),
+        until=st.one_of(st.none(), st.integers(0, 30).map(lambda k: T0 + 60 * k)),
+    ),
+    max_size=25,
+    unique_by=lambda action: action.id,
+)
+
+
+def record(seq: int, action: Action) -> OperatorActionRecord:
+    return OperatorActionRecord(
+        seq=seq, uid=action.id, kind=action.kind, rule=action.rule, alarm_id=action.alarm_id,
+        by=action.by, at=action.at, until=action.until,
+    )  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=_point_actions, minute=st.integers(0, 25), active=st.booleans())
+def test_standings_read_at_the_hub_are_the_fold_of_the_whole_log(
+    hubdb: HubDB, log: list[Action], minute: int, active: bool
+) -> None:
+    site = f"s-{uuid.uuid4().hex[:12]}"  # one database for every example: a site each
+    with hubdb.write() as conn:
+        records = [record(seq, action) for seq, action in enumerate(log, 1)]
+        actions.store_from_agent(hubdb, conn, site, records, T0)
+    now = T0 + 60 * minute
+    warm = Alarm("a1", "freezer-warm", "freezer-1", "temperature", "high", None, "x", T0, T0)
+    silent = Alarm("a2", "freezer-silent", "freezer-1", "temperature", "medium", None, "x", T0, T0)
+    open_alarms = {
+        (site, "freezer-warm"): replace(warm, active=active),
+        (site, "freezer-silent"): silent,
+    }
+    expected = {
+        (site, rule): standing([a for a in log if a.rule == rule], now, alarm)
+        for (_, rule), alarm in open_alarms.items()
+    }
+    with hubdb.read() as conn:
+        assert actions.standings(conn, open_alarms, now) == expected
