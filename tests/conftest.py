@@ -7,6 +7,7 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from tests.support.mosquitto import Broker, private_broker
+from tests.support.site import close_publishers
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +16,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     # and a broker shared by the whole run would carry every module's sessions into the next.
     with private_broker(tmp_path_factory.mktemp("mosquitto")) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _publishers_closed() -> Iterator[None]:
+    yield
+    close_publishers()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -60,11 +60,23 @@ def site_config(db: Path, mqtt_url: str, **kwargs: Any) -> SiteConfig:
     return config
 
 
+# Every publisher a test opens, closed after it (tests.conftest) whether or not it closed it.
+_opened: list[mqtt.Client] = []
+
+
 def publisher(port: int) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.connect("127.0.0.1", port)
     client.loop_start()
+    _opened.append(client)
     return client
+
+
+def close_publishers() -> None:
+    while _opened:
+        client = _opened.pop()
+        client.disconnect()
+        client.loop_stop()
 
 
 def publish(client: mqtt.Client, topic: str, payload: Any, qos: int = 1) -> None:
