@@ -7,7 +7,9 @@ packet ids it has committed, and they are acknowledged here. paho's packet handl
 largest cost of a message, and in this process it has a core to itself.
 
 It lives exactly as long as the agent: it dies with it (Linux's parent-death signal) and exits
-when the socket closes. Ctrl-C in a terminal reaches it too; it leaves stopping to the agent.
+when the socket closes or the agent says stop. Ctrl-C in a terminal, and a SIGTERM sent to the
+whole process group (the demo's supervisor, systemd's default), reach it too: it ignores both
+and leaves stopping to the agent, which acknowledges what it has committed before it says stop.
 """
 
 from __future__ import annotations
@@ -176,6 +178,7 @@ def main(argv: list[str]) -> int:
     fd, parent = int(argv[1]), int(argv[2])
     die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(fd)
     channel = Channel(conn)
     root = logging.getLogger()

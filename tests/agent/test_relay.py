@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import pytest
 from agent.config import parse_site
 from agent.relay import Relay
 from agent.runtime import Agent
-from tests.support.agent import AgentProcess
+from tests.support.agent import AgentProcess, wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config, site_yaml
 from tests.support.wait import until
@@ -134,10 +136,19 @@ def test_a_committed_message_is_acknowledged_though_no_other_message_follows(
     assert agent.writer.stats.duplicates == 0
 
 
-def test_nothing_is_acknowledged_before_its_commit_and_the_receiver_dies_with_the_agent(
-    tmp_path: Path, broker: Broker
-) -> None:
+@pytest.fixture
+def agent_process(tmp_path: Path, broker: Broker) -> Iterator[AgentProcess]:
+    """``agent run`` in its own process; killed after the test if the test did not stop it."""
     process = AgentProcess(tmp_path, site_yaml(tmp_path / "agent.db", broker.url))
+    yield process
+    if process.running():
+        process.kill()
+
+
+def test_nothing_is_acknowledged_before_its_commit_and_the_receiver_dies_with_the_agent(
+    agent_process: AgentProcess, broker: Broker
+) -> None:
+    process = agent_process
     process.start()
     process.wait_subscribed()
     assert process.process is not None
@@ -161,6 +172,32 @@ def test_nothing_is_acknowledged_before_its_commit_and_the_receiver_dies_with_th
     until(lambda: process.count("SELECT COUNT(*) FROM readings") == 100, timeout=30)
     assert process.stop() == 0
     client.disconnect()
+
+
+def test_a_sigterm_to_the_process_group_stops_the_agent_and_its_receiver_cleanly(
+    tmp_path: Path, broker: Broker
+) -> None:
+    # As the demo's supervisor and systemd stop a service: every process of the group at once.
+    config, log = tmp_path / "site.yaml", tmp_path / "agent.log"
+    config.write_text(site_yaml(tmp_path / "agent.db", broker.url))
+    with log.open("wb") as out:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent", "agent", "run", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_subscribed(log)
+        (receiver,) = children(agent.pid)
+        os.killpg(agent.pid, signal.SIGTERM)
+        assert agent.wait(30) == 0
+        until(lambda: not alive(receiver))
+        assert "receiver process ended" not in log.read_text()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
 
 
 def test_a_stop_while_the_receiver_starts_leaves_nothing_running(
