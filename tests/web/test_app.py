@@ -8,8 +8,9 @@ import pytest
 from sync.hub import auth, errors
 from sync.hub.serve import DB_ENV, SILENT_AFTER_ENV
 from sync.protocol import SyncAck
-from tests.hubfixtures import T0, RunningHub, batch, bearer, push, serve_hub
+from tests.hubfixtures import T0, Credentials, RunningHub, batch, bearer, push, serve_hub
 from tests.support.wait import until
+from tests.web.api.calls import READ_PATHS
 from web.app import create_app_from_env, status_of
 
 
@@ -84,3 +85,26 @@ def test_a_silent_agent_is_an_alarm_people_acknowledge_and_its_sync_clears(
 def silent_alarms(http: httpx.Client, token: str) -> list[dict[str, Any]]:
     found = http.get("/api/v1/alarms", params={"state": "open"}, headers=bearer(token)).json()
     return [a for a in found["items"] if a["rule"] == "agent_silent"]
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+@pytest.mark.parametrize("headers", [{}, bearer("nope")])
+def test_reading_needs_a_user_token(
+    http: httpx.Client, creds: Credentials, path: str, headers: dict[str, str]
+) -> None:
+    response = http.get(path, headers=headers)
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "unknown, revoked or expired user API token"},
+    )
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+def test_an_agent_token_does_not_read(http: httpx.Client, creds: Credentials, path: str) -> None:
+    assert http.get(path, headers=bearer(creds.agent)).status_code == 401
+
+
+def test_openapi_documents_the_api(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    assert set(spec["paths"]) >= {*READ_PATHS, "/api/v1/sync", "/api/v1/alarms/{alarm_id}/ack"}
+    assert http.get("/docs").status_code == 200

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from sync.hub import auth, schema
 from sync.protocol import DeviceInfo
-from tests.hubfixtures import T0, RunningHub, batch, bearer, push, reading
+from tests.hubfixtures import T0, RunningHub, batch, push, reading
+from tests.web.api.calls import token
 
 NOV_1 = datetime.fromisoformat("2026-11-01T08:00+08:00").timestamp()
 NOV_20 = datetime.fromisoformat("2026-11-20T08:00+08:00").timestamp()
@@ -30,11 +31,6 @@ def site(hub: RunningHub, http: httpx.Client) -> None:
         devices=DEVICES, readings=[reading(1, T0, 120.0, device="water-1", metric="water")]
     )
     assert push(http, agent, sent.model_copy(update={"timezone": "Asia/Shanghai"})).is_success
-
-
-def token(hub: RunningHub, role: str) -> dict[str, str]:
-    _, api = auth.create_user(hub.hubdb, f"user-{role}", role, now=T0)
-    return bearer(api)
 
 
 def stored(hub: RunningHub) -> list[tuple[int, str, float, float]]:
