@@ -90,7 +90,9 @@ def test_sync_for_another_site_is_forbidden(http: httpx.Client, creds: Credentia
         (b"not gzip", "gzip", "invalid sync batch: body is not valid gzip"),
         (b"{}", "br", "invalid sync batch: unsupported Content-Encoding 'br'"),
         (
-            gzip.compress(b'{"site":"clinic","sent_at":1,"readings":{"after":3,"through":1}}'),
+            gzip.compress(
+                b'{"site":"clinic","sent_at":1,"readings":{"after":3,"through":1}}', mtime=0
+            ),
             "gzip",
             "invalid sync batch: readings: through 1 < after 3",
         ),
@@ -123,13 +125,14 @@ def test_sync_takes_readings_in_columns(http: httpx.Client, creds: Credentials) 
 
 def columns_body(readings: bytes) -> bytes:
     head = batch().model_dump_json(exclude={"readings"}).encode()
-    return gzip.compress(b"FWB1" + struct.pack("<I", len(head)) + head + readings)
+    # mtime=0: the same bytes on every run, so a parameter's test id is stable (--lf, -k).
+    return gzip.compress(b"FWB1" + struct.pack("<I", len(head)) + head + readings, mtime=0)
 
 
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        (gzip.compress(b"FWB1"), "a columns body starts with FWB1"),
+        (gzip.compress(b"FWB1", mtime=0), "a columns body starts with FWB1"),
         (columns_body(b"FWR1" + struct.pack("<I", 2) + b"[]"), "readings: header is not an object"),
         (
             columns_body(columns.encode(Readings(0, 1, [(1, "d", "m", T0, 1.0, T0)]))[:-3]),
@@ -140,7 +143,7 @@ def columns_body(readings: bytes) -> bytes:
             "readings: seq 9 outside (5, 6]",
         ),
         # 65 MiB of zeros in 65 KB: the hub stops inflating at its limit.
-        (gzip.compress(bytes(65 * 1024 * 1024)), "batch larger than 67108864 bytes once"),
+        (gzip.compress(bytes(65 * 1024 * 1024), mtime=0), "batch larger than 67108864 bytes once"),
     ],
 )
 def test_sync_refuses_a_hostile_columns_body(
