@@ -1,4 +1,3 @@
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +18,7 @@ from rules.alarm import Alarm
 from rules.engine import Engine
 from sync.protocol import ActionRecord
 from tests.support.site import site_yaml
+from tests.support.sqlite import connected
 
 T0 = 1_763_900_000.0  # 2025-11-23 20:13:20 in Asia/Shanghai
 LATCHED = "severity: high, post: cold-store, latch: true}"
@@ -65,7 +65,7 @@ def start(config: SiteConfig, now: float = T0) -> Writer:
 
 
 def rows(writer: Writer, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(writer.conn.execute("PRAGMA database_list").fetchone()[2]) as conn:
+    with connected(writer.conn.execute("PRAGMA database_list").fetchone()[2]) as conn:
         return conn.execute(sql).fetchall()
 
 

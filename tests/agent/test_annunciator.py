@@ -22,6 +22,7 @@ from rules.actions import Action, Standing
 from rules.alarm import Alarm, AlarmChange
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config
+from tests.support.sqlite import scalar
 from tests.support.wait import until
 
 T0 = 1_763_900_000.0
@@ -221,9 +222,8 @@ def listeners(broker: Broker) -> Iterator[list[Listener]]:
 
 
 def quarantined(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        count: int = conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-        return count
+    count: int = scalar(db, "SELECT COUNT(*) FROM quarantine")
+    return count
 
 
 def test_a_display_follows_the_agents_alarms_through_a_real_broker(

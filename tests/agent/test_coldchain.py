@@ -4,7 +4,6 @@ drained rule state (once, across restarts and rolled-back batches), read back fo
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from collector.models import Reading
 from rules.engine import Engine
 from rules.excursion import DoorEvent, ExcursionRecord
 from rules.kinds import dump_state
+from tests.support.sqlite import connected
 
 T0 = 1_763_900_000.0  # 2025-11-23T12:13:20Z
 M = 60.0
@@ -74,7 +74,7 @@ def feed(writer: Writer, readings: list[Reading]) -> None:
 
 
 def kept(config: SiteConfig) -> list[tuple[int, ExcursionRecord]]:
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         return recent_excursions(conn, limit=100)
 
 
@@ -116,7 +116,7 @@ def test_a_completed_excursion_is_stored_once_with_its_doors(config: SiteConfig)
     assert writer.flush()
     stop(writer)
     assert kept(config) == [(1, WARM_RECORD)]
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         assert store.rule_states(conn)["vaccines"].done == ()
 
 
@@ -126,7 +126,7 @@ def test_an_excursion_going_on_at_a_restart_is_recorded_once_and_whole(
     writer = start(config)
     feed(writer, WARM[:4])
     stop(writer)
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         going = ongoing_excursions(conn, config.rules)
     assert (kept(config), [x.start for x in going]) == ([], [T0 + 10 * M])
     again = start(config)
@@ -146,7 +146,7 @@ def test_a_rolled_back_batch_neither_loses_nor_repeats_a_record(config: SiteConf
     writer.submit(Reading("fridge-2", "temp\ud800", T0, 1.0, T0 + 50 * M))
     assert writer.flush()
     stop(writer)
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         quarantined = conn.execute("SELECT topic FROM quarantine").fetchall()
     assert (kept(config), quarantined) == ([(1, WARM_RECORD)], [("internal/Reading",)])
 
@@ -173,7 +173,7 @@ def test_the_latest_come_first_and_a_device_filters(config: SiteConfig) -> None:
     writer = start(config)
     feed(writer, [*WARM, temp(100, 9, "fridge-2"), temp(130, 4, "fridge-2")])
     stop(writer)
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         everything = [r.rule for _, r in recent_excursions(conn, limit=10)]
         one = [r.rule for _, r in recent_excursions(conn, limit=10, device="fridge-1")]
         latest = [r.rule for _, r in recent_excursions(conn, limit=1)]

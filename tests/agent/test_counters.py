@@ -1,6 +1,5 @@
 """Cumulative meters at ingest, through the real writer and store (energy.md)."""
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from agent.counters import CounterGuard
 from agent.writer import Writer
 from collector.models import Reading
 from rules.engine import Engine
+from tests.support.sqlite import connected
 
 T0 = 1_763_900_000.0
 SITE = """
@@ -55,7 +55,7 @@ def feed(writer: Writer, readings: list[Reading]) -> None:
 
 
 def rows(writer: Writer, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(writer.conn.execute("PRAGMA database_list").fetchone()[2]) as conn:
+    with connected(writer.conn.execute("PRAGMA database_list").fetchone()[2]) as conn:
         return conn.execute(sql).fetchall()
 
 

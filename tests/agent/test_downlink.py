@@ -16,6 +16,7 @@ from sync.protocol import ConfigRejected, ConfigVersion
 from tests.hubfixtures import RunningHub, bearer
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config
+from tests.support.sqlite import rows
 from tests.support.wait import until
 
 T0 = 1_763_900_000.0
@@ -47,11 +48,6 @@ def version(text: str, number: int = 1, fmt: str = "yaml") -> ConfigVersion:
     return ConfigVersion.model_validate(
         {"version": number, "format": fmt, "text": text, "by": "root", "at": T0}
     )
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
 
 
 @pytest.fixture

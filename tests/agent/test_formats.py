@@ -1,7 +1,6 @@
 """Every device format through a real Mosquitto into the agent's store, and availability into
 its stale rule."""
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from agent.config import parse_site
 from agent.runtime import Agent
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher
+from tests.support.sqlite import rows
 from tests.support.wait import until
 
 SITE = """
@@ -60,11 +60,6 @@ EXPECTED = {
     ("hvac-3em", "power", 2410.3),
     ("hvac-3em", "energy", 1234.5678),
 }
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 from agent import store
 from agent.cli import main
 from tests.support.site import site_yaml
+from tests.support.sqlite import connected
 
 OCT_1 = datetime.fromisoformat("2026-10-01T08:00+08:00").timestamp()
 NOV_1 = datetime.fromisoformat("2026-11-01T08:00+08:00").timestamp()
@@ -43,7 +43,7 @@ def run(config: Path, text: str) -> Result:
 
 
 def stored(config: Path) -> list[tuple[int, str, str, float, float]]:
-    with sqlite3.connect(config.parent / "agent.db") as conn:
+    with connected(config.parent / "agent.db") as conn:
         rows = conn.execute("SELECT id, device, metric, ts, value FROM readings ORDER BY id")
         return rows.fetchall()
 
@@ -139,7 +139,7 @@ def test_the_help_says_valid_rows_are_stored_even_when_others_are_not() -> None:
 
 
 def queued(config: Path) -> list[int]:
-    with sqlite3.connect(config.parent / "agent.db") as conn:
+    with connected(config.parent / "agent.db") as conn:
         return [row[0] for row in conn.execute("SELECT reading FROM import_queue ORDER BY 1")]
 
 
@@ -158,7 +158,7 @@ def test_a_replacement_is_recorded_as_a_meter_event(config: Path) -> None:
         "water-1,2026-11-04T08:00,2.5,yes\n",
     )
     assert (result.exit_code, result.output) == (0, "3 stored, 0 rejected\n")
-    with sqlite3.connect(config.parent / "agent.db") as conn:
+    with connected(config.parent / "agent.db") as conn:
         events = conn.execute(
             "SELECT device, metric, ts, kind, value, previous FROM meter_events ORDER BY id"
         ).fetchall()

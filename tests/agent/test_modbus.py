@@ -1,6 +1,5 @@
 """A Modbus meter polled by the agent: pymodbus's own server on loopback, the real agent."""
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from agent.config import parse_site
 from agent.runtime import Agent
 from tests.support.modbus import SDM630_IMAGE, MeterServer
 from tests.support.mosquitto import Broker
+from tests.support.sqlite import rows
 from tests.support.wait import until
 
 SITE = """
@@ -25,11 +25,6 @@ devices:
 rules:
   - {{id: meter-silent, type: stale, device: switch-room, after: 1h, severity: medium}}
 """
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
 
 
 @pytest.fixture

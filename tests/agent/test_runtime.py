@@ -3,7 +3,6 @@
 import contextlib
 import gc
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +16,15 @@ from sync.hub import auth
 from tests.hubfixtures import RunningHub
 from tests.support.mosquitto import Broker, private_broker
 from tests.support.site import publish, publisher, site_config
+from tests.support.sqlite import connected, scalar
 from tests.support.wait import until
 
 T0 = 1_763_900_000.0
 
 
 def count(db: Path, sql: str) -> int:
-    with sqlite3.connect(db) as conn:
-        value: int = conn.execute(sql).fetchone()[0]
-        return value
+    value: int = scalar(db, sql)
+    return value
 
 
 @pytest.fixture
@@ -88,7 +87,7 @@ def test_readings_far_in_the_future_are_quarantined_counted_and_nothing_else_is_
     publish(client, "fw/clinic/main-meter/power", rows)
     until(lambda: count(db, "SELECT COUNT(*) FROM quarantine") == 3)
     until(lambda: count(db, "SELECT COUNT(*) FROM readings") == 2)
-    with sqlite3.connect(db) as conn:
+    with connected(db) as conn:
         reasons = conn.execute(
             "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY 1, 2 ORDER BY 1"
         ).fetchall()

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from agent import store
+from tests.support.sqlite import connected
 
 
 def test_a_store_is_written_ahead(tmp_path: Path) -> None:
@@ -14,7 +15,7 @@ def test_a_store_is_written_ahead(tmp_path: Path) -> None:
 def test_a_new_store_gives_thinned_pages_back_and_an_older_one_keeps_its_mode(
     tmp_path: Path,
 ) -> None:
-    with sqlite3.connect(tmp_path / "old.db") as old:
+    with connected(tmp_path / "old.db") as old:
         old.execute("CREATE TABLE notes (text TEXT)")  # made by a version before this one
     modes = [
         store.open_store(tmp_path / name, "clinic").execute("PRAGMA auto_vacuum").fetchone()[0]

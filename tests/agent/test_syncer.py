@@ -2,7 +2,6 @@
 from the writer's counter checks reach the hub, in chunks, once, and resume from its cursor; a
 store thinned during an outage delivers every reading once, raw or inside a stand-in rollup."""
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from sync.hub.ingest import apply_batch
 from tests.agent.retention.test_job import DAY, MAX_SIZE, fill, incidents, tick
 from tests.hubfixtures import RunningHub, bearer
 from tests.support.site import site_config
+from tests.support.sqlite import connected
 
 T0 = 1_763_900_000.0
 SITE = """
@@ -100,7 +100,7 @@ def hub_events(hub: RunningHub) -> list[tuple[int, str, str, float, float | None
 
 
 def cursors(config: SiteConfig) -> dict[str, int]:
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         return store.cursors(conn)
 
 
@@ -258,7 +258,7 @@ def test_a_clock_two_minutes_slow_is_measured_kept_reported_and_alarmed_at_the_h
     assert measured is not None
     # Off by 120 s, give or take half the round trip (and the hub's clock read, to a ms).
     assert abs(measured.offset - 120) <= measured.round_trip / 2 + 0.01
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         assert store.clock(conn) == measured
     assert outbox.build_batch(syncer.conn, "plant", limit=10, now=T0).clock == measured
     slow.sync_once()

@@ -2,7 +2,6 @@
 outbox and syncer, the real hub under uvicorn (SQLite and PostgreSQL) and its HTTP API. Both ends
 end with the same action log, the same standing and the same alarm, whichever synced first."""
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from rules.engine import Engine
 from sync.client import SyncClient
 from tests.hubfixtures import Credentials, bearer
 from tests.support.site import site_yaml
+from tests.support.sqlite import connected
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def sync(syncer: Syncer) -> None:
 
 
 def agent_log(config: SiteConfig) -> set[tuple[object, ...]]:
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         return set(conn.execute("SELECT uid, kind, by, note FROM actions"))
 
 

@@ -18,6 +18,7 @@ import pytest
 from tests.support.agent import wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_yaml
+from tests.support.sqlite import connected, scalar
 from tests.support.wait import until
 
 MESSAGES = 20_000
@@ -29,9 +30,8 @@ def stored(db: Path) -> int:
     if not db.exists():
         return 0
     try:
-        with sqlite3.connect(db, timeout=30) as conn:
-            count: int = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
-            return count
+        count: int = scalar(db, "SELECT COUNT(*) FROM readings", timeout=30)
+        return count
     except sqlite3.OperationalError:  # the first migration has not run yet
         return 0
 
@@ -78,7 +78,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path, broker
     sender.join(300)
     try:
         until(lambda: stored(db) == MESSAGES + 1, timeout=180)
-        with sqlite3.connect(db) as conn:
+        with connected(db) as conn:
             values = [v for (v,) in conn.execute("SELECT value FROM readings WHERE metric='power'")]
         assert sorted(values) == [float(i) for i in range(MESSAGES)]
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from tests.support.agent import wait_subscribed
 from tests.support.hub import Hub, running_hub
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_yaml
+from tests.support.sqlite import scalar
 from tests.support.wait import until
 
 SITE = "clinic"
@@ -31,9 +31,8 @@ T0 = 1_763_900_000
 def agent_count(db: Path, sql: str) -> int:
     if not db.exists():
         return -1
-    with sqlite3.connect(db) as conn:
-        value: int = conn.execute(sql).fetchone()[0]
-        return value
+    value: int = scalar(db, sql)
+    return value
 
 
 class AgentProcess:

@@ -9,7 +9,6 @@ is back under its limit."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import reduce
@@ -23,6 +22,7 @@ from tests.support.agent import AgentProcess
 from tests.support.hub import Hub
 from tests.support.ledger import HubView, Ledger, Row, agent_ledger, agent_stand_ins
 from tests.support.mosquitto import Broker
+from tests.support.sqlite import connected
 from tests.support.wait import until
 
 # 150,000 readings take the store (about 83 bytes a reading, and a WAL of 4MB) past 16MB: the
@@ -100,5 +100,5 @@ def hourly(rollups: Iterable[Rollup]) -> dict[tuple[str, str, float], Rollup]:
 
 
 def size(agent: AgentProcess) -> int:
-    with sqlite3.connect(agent.db, timeout=30) as conn:
+    with connected(agent.db, timeout=30) as conn:
         return measure(conn).size

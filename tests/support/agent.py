@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.sqlite import scalar
 from tests.support.wait import until
 
 # The agent's log line once the broker has granted its subscriptions (agent.mqtt): only then are
@@ -73,8 +74,7 @@ class AgentProcess:
         if not self.db.exists():
             return -1
         try:
-            with sqlite3.connect(self.db, timeout=30) as conn:
-                value: int = conn.execute(sql).fetchone()[0]
-                return value
+            value: int = scalar(self.db, sql, timeout=30)
+            return value
         except sqlite3.OperationalError:
             return -1

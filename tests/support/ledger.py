@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sync.hub import schema
 from sync.hub.alarms import HUB_OWNED_PREFIX
 from sync.hub.db import database_url
+from tests.support.sqlite import connected
 
 ALARM_COLUMNS = (
     "id",
@@ -67,7 +67,7 @@ class Ledger:
 
 
 def agent_ledger(db: Path) -> Ledger:
-    with sqlite3.connect(db, timeout=30) as conn:
+    with connected(db, timeout=30) as conn:
 
         def rows(sql: str) -> list[Row]:
             return sorted(tuple(r) for r in conn.execute(sql))
@@ -82,7 +82,7 @@ def agent_ledger(db: Path) -> Ledger:
 
 def agent_stand_ins(db: Path) -> list[Row]:
     """The rollups that stand in for readings thinned unsent, each with its id first."""
-    with sqlite3.connect(db, timeout=30) as conn:
+    with connected(db, timeout=30) as conn:
         query = f"SELECT id, {', '.join(ROLLUP_COLUMNS)} FROM rollups"
         return sorted(tuple(r) for r in conn.execute(f"{query} WHERE replaces_through IS NOT NULL"))
 

@@ -3,7 +3,6 @@ them, a restart sends no step twice, low severity never escalates. Real webhook 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from agent.writer import SyncAcked, Writer
 from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Webhook, notify_site
 from tests.agent.writer.test_core import T0, start_writer, temp
+from tests.support.sqlite import connected
 
 MINUTE = 60.0
 
@@ -155,7 +155,7 @@ def test_an_alarm_cleared_before_its_delay_is_never_sent(tmp_path: Path, webhook
 
 
 def rows(config: SiteConfig, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(config.storage.path, timeout=30) as conn:
+    with connected(config.storage.path, timeout=30) as conn:
         return conn.execute(sql).fetchall()
 
 

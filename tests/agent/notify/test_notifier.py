@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -39,11 +38,12 @@ from tests.agent.writer.test_core import T0, temp
 from tests.support.agent import wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher
+from tests.support.sqlite import connected
 from tests.support.wait import until
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db, timeout=30) as conn:
+    with connected(db, timeout=30) as conn:
         return conn.execute(sql).fetchall()
 
 

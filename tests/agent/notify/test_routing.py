@@ -27,6 +27,7 @@ from sync.protocol import ActionRecord
 from tests.agent.notify.conftest import Mailbox, Webhook
 from tests.agent.notify.test_escalation import Clock, passes, rows, titles
 from tests.agent.writer.test_core import T0, start_writer
+from tests.support.sqlite import connected
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -229,7 +230,7 @@ def test_a_restart_in_the_middle_of_a_group_wait_loses_and_doubles_nothing(
     warm(writer, "f1", T0)
     passes(config, Clock(), T0 + 1)  # planned, held; the process ends
     warm(writer, "f2", T0 + 5)
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         assert outbox.counts(conn) == outbox.Counts(waiting=1)
 
     for now in (T0 + 10, T0 + 29, T0 + 30, T0 + 31, T0 + 60, T0 + 5 * MINUTE):
@@ -330,7 +331,7 @@ def test_an_expired_silence_mutes_no_more(
     warm(writer, "f1", T0)
     passes(config, Clock(), T0 + 1, T0 + 31)
     assert webhook.received == []
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         silences.expire(conn, silence_id, T0 + MINUTE)
 
     passes(config, Clock(), T0 + MINUTE + 1, T0 + MINUTE + 31)
@@ -500,14 +501,14 @@ def test_a_rule_shelved_suppressed_or_out_of_service_is_not_announced_until_it_i
     until: float | None,
     note: str | None,
 ) -> None:
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         rule = actions.Target("warm-f1")
         actions.take(conn, actions.new_action(kind, rule, "Li", T0 - 10, note, until))
     warm(writer, "f1", T0)
     warm(writer, "f9", T0)
     passes(config, Clock(), T0 + 1, T0 + 31)
     assert ["f9" in b["title"] for b in webhook.bodies("/li")] == [True]
-    with sqlite3.connect(config.storage.path) as conn:
+    with connected(config.storage.path) as conn:
         back = {"disable": "enable", "suppress": "unsuppress", "shelve": "unshelve"}[kind]
         actions.take(conn, actions.new_action(back, rule, "Li", T0 + MINUTE))
 

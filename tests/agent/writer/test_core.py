@@ -1,4 +1,3 @@
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -18,6 +17,7 @@ from rules.alarm import AlarmChange
 from rules.engine import Engine
 from sync.protocol import ActionRecord, ConfigVersion
 from tests.support.site import site_config, site_yaml
+from tests.support.sqlite import rows
 
 T0 = 1_763_900_000.0
 
@@ -53,11 +53,6 @@ def writer(db: Path) -> Iterator[Writer]:
     running = start_writer(db)
     yield running
     running.stop()
-
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def temp(value: float, at: float) -> Reading:
