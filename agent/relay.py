@@ -15,7 +15,6 @@ clock, as it is parsed (a few milliseconds after the receiver read it).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -41,6 +40,9 @@ STOP_WAIT_S = 10.0
 # Receivers' connection counts start here, times the receiver's number, so that each receiver's
 # connections are told apart from every earlier one's.
 GENERATIONS = 1 << 32
+# Publishes kept while no receiver is up (starting, or being replaced), as paho keeps them while
+# the broker is away; past this many the oldest go (open alarms are republished on connection).
+HELD_PUBLISHES = 10_000
 
 
 class Relay:
@@ -85,6 +87,7 @@ class Relay:
         self._sending = threading.Lock()
         self._acks: deque[tuple[int, int, int]] = deque()
         self._acks_ready = threading.Event()
+        self._held: deque[tuple[Any, ...]] = deque(maxlen=HELD_PUBLISHES)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -115,6 +118,8 @@ class Relay:
         with self._sending:
             self._conn = conn
             conn.send(settings)
+            for publish in drain(self._held):
+                conn.send(publish)
             if self._stopping.is_set():  # stop() came while this receiver was starting
                 conn.send(("stop",))
         return conn
@@ -209,13 +214,18 @@ class Relay:
             self._send(("acks", batch))
 
     def _send(self, message: tuple[Any, ...]) -> None:
-        # While a receiver is being replaced this is dropped: acknowledgements would be for the
-        # old one's connection (redelivered anyway); alarm states are republished on connection.
+        # With no receiver up, a publish waits for the next one; anything else is dropped:
+        # acknowledgements would be for the old one's connection (its messages are delivered
+        # again), and the next receiver subscribes to the router's topics as it starts.
         with self._sending:
-            if self._conn is None:
-                return
-            with contextlib.suppress(OSError):
-                self._conn.send(message)
+            if self._conn is not None:
+                try:
+                    self._conn.send(message)
+                    return
+                except OSError:  # the receiver is gone; the reading thread starts another
+                    pass
+            if message[0] == "publish":
+                self._held.append(message)
 
     def reroute(self, router: Router) -> None:
         """Parse with ``router`` from now on, and subscribe to what it reads and no longer to
@@ -224,7 +234,8 @@ class Relay:
         self._send(("topics", router.subscriptions()))
 
     def publish(self, topic: str, payload: bytes, retain: bool) -> None:
-        """QoS 1, from the receiver; paho there queues it while the broker is away."""
+        """QoS 1, from the receiver; paho there queues it while the broker is away, and this
+        while no receiver is up."""
         self._send(("publish", topic, payload, retain))
 
     def stop(self) -> None:

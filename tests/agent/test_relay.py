@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ import pytest
 from agent.config import parse_site
 from agent.relay import Relay
 from agent.runtime import Agent
+from collector.formats import build_router
+from tests.agent.test_annunciator import Listener
 from tests.support.agent import AgentProcess, wait_subscribed
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config, site_yaml
@@ -198,6 +201,24 @@ def test_a_sigterm_to_the_process_group_stops_the_agent_and_its_receiver_cleanly
         if agent.poll() is None:
             agent.kill()
             agent.wait()
+
+
+def test_a_publish_made_while_no_receiver_is_up_reaches_the_broker_once_one_is(
+    tmp_path: Path, broker: Broker
+) -> None:
+    # As paho keeps a publish while the broker is away: an alarm state raised while the
+    # receiver starts, or is being replaced, is not lost.
+    config = site_config(tmp_path / "agent.db", broker.url)
+    router = build_router(config.devices, config.site.id, ZoneInfo(config.site.timezone))
+    relay = Relay(broker.url, router, lambda items, ack: None, client_id="relay-held")
+    relay.publish("fw/clinic/alarms/a1", b'{"state": "unacknowledged"}', True)
+    display = Listener(broker.port, "clinic")
+    relay.start()
+    try:
+        until(lambda: display.states() == ["unacknowledged"])
+    finally:
+        relay.stop()
+        display.close()
 
 
 def test_a_stop_while_the_receiver_starts_leaves_nothing_running(
