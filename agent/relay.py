@@ -116,20 +116,28 @@ class Relay:
             "generation": self._receivers * GENERATIONS,
         }
         with self._sending:
+            try:
+                conn.send(settings)
+                for publish in drain(self._held):
+                    conn.send(publish)
+                if self._stopping.is_set():  # stop() came while this receiver was starting
+                    conn.send(("stop",))
+            except OSError:  # it ended at once (a broken installation)
+                conn.close()
+                raise
             self._conn = conn
-            conn.send(settings)
-            for publish in drain(self._held):
-                conn.send(publish)
-            if self._stopping.is_set():  # stop() came while this receiver was starting
-                conn.send(("stop",))
         return conn
 
     def _read(self) -> None:
         while not self._stopping.is_set():
             try:
                 conn = self._spawn()
-            except OSError:  # no process could be started (out of memory or processes)
+            except OSError:  # out of memory or processes, or it ended at once
                 log.exception("the MQTT receiver process could not be started; trying again")
+                if self._process is not None and self._process.poll() is None:
+                    self._process.kill()
+                    self._process.wait()
+                self.restarts += 1
                 self._stopping.wait(RESTART_S)
                 continue
             while True:

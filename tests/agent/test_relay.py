@@ -3,6 +3,7 @@ private Mosquitto: nothing lost or doubled when either process dies, and nothing
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -219,6 +221,32 @@ def test_a_publish_made_while_no_receiver_is_up_reaches_the_broker_once_one_is(
     finally:
         relay.stop()
         display.close()
+
+
+def test_a_receiver_that_cannot_be_started_is_tried_again(
+    tmp_path: Path,
+    broker: Broker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    launch = subprocess.Popen
+    tries: list[object] = []
+
+    def short_of_processes(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        tries.append(args)
+        if len(tries) == 1:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return launch(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", short_of_processes)
+    running = Agent(site_config(tmp_path / "agent.db", broker.url))
+    running.start()
+    try:
+        until(lambda: running.subscriber.subscribed, timeout=30)
+    finally:
+        running.stop()
+    assert (len(tries), running.subscriber.restarts) == (2, 1)
+    assert "the MQTT receiver process could not be started" in caplog.text
 
 
 def test_a_stop_while_the_receiver_starts_leaves_nothing_running(
