@@ -17,6 +17,7 @@ from rules.actions import IN_SERVICE, Action, standing
 from rules.alarm import Alarm
 from rules.engine import Engine
 from sync.protocol import ActionRecord
+from tests.support.actions import point_logs
 from tests.support.site import site_yaml
 from tests.support.sqlite import connected
 
@@ -198,26 +199,8 @@ def test_every_action_goes_to_the_hub(site: Path, writer: Writer) -> None:
     assert batch.action_kinds is not None and "shelve" in batch.action_kinds
 
 
-_point_actions = st.lists(
-    st.builds(
-        Action,
-        id=st.text("0123456789abcdef", min_size=4, max_size=4),
-        kind=st.sampled_from(
-            ["shelve", "unshelve", "suppress", "unsuppress", "disable", "enable", "ack", "note"]
-        ),
-        rule=st.sampled_from(["freezer-warm", "freezer-silent"]),
-        by=st.just("li"),
-        at=st.integers(0, 20).map(lambda k: T0 + 60 * k),
-        alarm_id=st.sampled_from([None, "a1"]),
-        until=st.one_of(st.none(), st.integers(0, 30).map(lambda k: T0 + 60 * k)),
-    ),
-    max_size=25,
-    unique_by=lambda action: action.id,
-)
-
-
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(log=_point_actions, minute=st.integers(0, 25), active=st.booleans())
+@given(log=point_logs(T0), minute=st.integers(0, 25), active=st.booleans())
 def test_standings_read_from_the_store_are_the_fold_of_the_whole_log(
     tmp_path: Path, log: list[Action], minute: int, active: bool
 ) -> None:

@@ -15,6 +15,7 @@ from sync.hub.errors import RefusedAction
 from sync.hub.ingest import apply_batch
 from sync.protocol import ACTION_KINDS, Chunk, OperatorActionRecord
 from tests.hubfixtures import DEVICES, T0, alarm, alarm_event, batch
+from tests.support.actions import point_logs
 
 ANN = User(1, "ann", "maintenance")
 KINDS = list(ACTION_KINDS)
@@ -117,24 +118,6 @@ def test_a_disposition_for_an_active_latched_alarm_goes_to_the_agent(hubdb: HubD
     assert pending(hubdb) == [("close", "a1")]
 
 
-_point_actions = st.lists(
-    st.builds(
-        Action,
-        id=st.text("0123456789abcdef", min_size=4, max_size=4),
-        kind=st.sampled_from(
-            ["shelve", "unshelve", "suppress", "unsuppress", "disable", "enable", "ack", "note"]
-        ),
-        rule=st.sampled_from(["freezer-warm", "freezer-silent"]),
-        by=st.just("li"),
-        at=st.integers(0, 20).map(lambda k: T0 + 60 * k),
-        alarm_id=st.sampled_from([None, "a1"]),
-        until=st.one_of(st.none(), st.integers(0, 30).map(lambda k: T0 + 60 * k)),
-    ),
-    max_size=25,
-    unique_by=lambda action: action.id,
-)
-
-
 def record(seq: int, action: Action) -> OperatorActionRecord:
     return OperatorActionRecord(
         seq=seq, uid=action.id, kind=action.kind, rule=action.rule, alarm_id=action.alarm_id,
@@ -145,7 +128,7 @@ def record(seq: int, action: Action) -> OperatorActionRecord:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(log=_point_actions, minute=st.integers(0, 25), active=st.booleans())
+@given(log=point_logs(T0), minute=st.integers(0, 25), active=st.booleans())
 def test_standings_read_at_the_hub_are_the_fold_of_the_whole_log(
     hubdb: HubDB, log: list[Action], minute: int, active: bool
 ) -> None:
