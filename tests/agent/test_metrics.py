@@ -1,10 +1,8 @@
 """``GET /metrics`` on a running agent, scraped over HTTP and parsed as Prometheus would."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.runtime import Agent
@@ -13,15 +11,6 @@ from tests.hubfixtures import T0, RunningHub
 from tests.support.mosquitto import Broker
 from tests.support.site import publish, publisher, site_config
 from tests.support.wait import until
-
-
-@pytest.fixture
-def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
-    running = Agent(site_config(tmp_path / "agent.db", broker.url))
-    running.start()
-    until(lambda: running.subscriber.subscribed)
-    yield running
-    running.stop()
 
 
 def scrape(agent: Agent) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -60,15 +60,6 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"  # a zombie has ended
 
 
-@pytest.fixture
-def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
-    running = Agent(site_config(tmp_path / "agent.db", broker.url))
-    running.start()
-    until(lambda: running.subscriber.subscribed)
-    yield running
-    running.stop()
-
-
 def test_the_session_runs_in_a_receiver_process_whose_log_is_the_agents(
     tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:

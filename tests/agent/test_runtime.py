@@ -4,7 +4,6 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -25,15 +24,6 @@ T0 = 1_763_900_000.0
 def count(db: Path, sql: str) -> int:
     value: int = scalar(db, sql)
     return value
-
-
-@pytest.fixture
-def agent(tmp_path: Path, broker: Broker) -> Iterator[Agent]:
-    running = Agent(site_config(tmp_path / "agent.db", broker.url))
-    running.start()
-    until(lambda: running.subscriber.subscribed)
-    yield running
-    running.stop()
 
 
 def test_published_readings_are_stored(agent: Agent, broker: Broker) -> None:
